@@ -1,0 +1,3 @@
+from kapsec.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Typed, frozen values shared by every package."""

@@ -1,0 +1,155 @@
+"""Load Kubernetes objects from files: YAML or JSON, multi-document, ``List`` kinds,
+``kubectl get -o json`` dumps, kapsec snapshots, and directories of those.
+
+Problems with one file or document are collected as :class:`LoadProblem` (file and, where
+known, the document's line) and loading goes on; only a path that does not exist at all is an
+:class:`~kapsec.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kapsec.errors import InputError
+
+try:  # the C loader is several times faster on large dumps
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+OBJECT_SUFFIXES = (".yaml", ".yml", ".json", ".yaml.gz", ".yml.gz", ".json.gz")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where an object was read: file and the line its document starts on (1-based)."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProblem:
+    where: SourceRef
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class LoadedObjects:
+    objects: list[tuple[dict[str, Any], SourceRef]] = field(default_factory=list)
+    problems: list[LoadProblem] = field(default_factory=list)
+
+    def of_kind(self, *kinds: str) -> Iterator[tuple[dict[str, Any], SourceRef]]:
+        wanted = set(kinds)
+        return ((o, s) for o, s in self.objects if o.get("kind") in wanted)
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError("compressed data is truncated or corrupt", file=str(path)) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
+
+
+def _flatten(obj: Any, where: SourceRef, out: LoadedObjects) -> None:
+    if obj is None:
+        return
+    if not isinstance(obj, Mapping):
+        out.problems.append(LoadProblem(where, f"expected a Kubernetes object, found {type(obj).__name__}"))
+        return
+    kind = obj.get("kind")
+    items = obj.get("items")
+    if isinstance(kind, str) and (kind == "List" or kind.endswith("List")) and isinstance(items, list):
+        for item in items:
+            _flatten(item, where, out)
+        return
+    if not isinstance(kind, str) or not kind:
+        out.problems.append(LoadProblem(where, "object has no 'kind'"))
+        return
+    out.objects.append((dict(obj), where))
+
+
+def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedObjects:
+    """Parse one file's text (YAML, which includes JSON) into ``out``."""
+    out = out if out is not None else LoadedObjects()
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            out.problems.append(LoadProblem(SourceRef(name, exc.lineno), f"invalid JSON: {exc.msg}"))
+            return out
+        docs: Iterable[Any] = doc if isinstance(doc, list) else [doc]
+        for d in docs:
+            _flatten(d, SourceRef(name, 1), out)
+        return out
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            line = node.start_mark.line + 1 if node is not None else None
+            try:
+                value = loader.construct_document(node)
+            except yaml.YAMLError as exc:
+                out.problems.append(LoadProblem(SourceRef(name, line), f"invalid YAML: {exc}"))
+                continue
+            _flatten(value, SourceRef(name, line), out)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        out.problems.append(LoadProblem(SourceRef(name, line), f"invalid YAML: {exc.problem or exc}"))
+    except yaml.YAMLError as exc:
+        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+    return out
+
+
+def load_paths(paths: Iterable[str | os.PathLike[str]], out: LoadedObjects | None = None) -> LoadedObjects:
+    """Load every object from files and directories (recursively, ``*.yaml|yml|json[.gz]``)."""
+    out = out if out is not None else LoadedObjects()
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files = sorted(
+                f for f in path.rglob("*") if f.is_file() and f.name.lower().endswith(OBJECT_SUFFIXES)
+            )
+            for f in files:
+                _load_file(f, out)
+        elif path.exists():
+            _load_file(path, out)
+        else:
+            raise InputError("no such file or directory", file=str(path))
+    return out
+
+
+def _load_file(path: Path, out: LoadedObjects) -> None:
+    try:
+        text = _read_text(path)
+    except InputError as exc:
+        out.problems.append(LoadProblem(SourceRef(str(path)), exc.message))
+        return
+    except OSError as exc:
+        out.problems.append(LoadProblem(SourceRef(str(path)), f"cannot read: {exc.strerror}"))
+        return
+    load_text(text, str(path), out)
