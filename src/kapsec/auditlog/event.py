@@ -2,15 +2,23 @@
 
 Mirrors ``staging/src/k8s.io/apiserver/pkg/apis/audit/v1/types.go``. Only the fields kapsec reads
 are typed; request and response objects stay raw JSON until a rule asks for them.
+v1beta1 events (and the items of a webhook ``EventList``) may carry ``timestamp`` and
+``metadata.creationTimestamp`` instead of the v1 ``requestReceivedTimestamp``/``stageTimestamp``;
+:meth:`AuditEvent.received` and :meth:`AuditEvent.time` fall back to them.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from kapsec.model.request import RequestAttributes
+
+#: Stages in the order the API server writes them for one request.
+STAGE_RANK: dict[str, int] = {"RequestReceived": 0, "ResponseStarted": 1, "ResponseComplete": 2, "Panic": 3}
+FINAL_STAGES = frozenset({"ResponseComplete", "Panic"})
 
 
 class UserInfo(msgspec.Struct, omit_defaults=True):
@@ -38,6 +46,10 @@ class Status(msgspec.Struct, omit_defaults=True):
     message: str = ""
 
 
+class ObjectMeta(msgspec.Struct, omit_defaults=True):
+    creationTimestamp: str = ""
+
+
 class AuditEvent(msgspec.Struct, omit_defaults=True):
     level: str = ""
     auditID: str = ""
@@ -50,13 +62,46 @@ class AuditEvent(msgspec.Struct, omit_defaults=True):
     userAgent: str = ""
     objectRef: ObjectReference | None = None
     responseStatus: Status | None = None
-    requestObject: msgspec.Raw | None = None
-    responseObject: msgspec.Raw | None = None
+    # Raw JSON, empty (``len() == 0``) when the event has none; see :func:`raw_json`.
+    requestObject: msgspec.Raw = msgspec.Raw()
+    responseObject: msgspec.Raw = msgspec.Raw()
     requestReceivedTimestamp: str = ""
     stageTimestamp: str = ""
     annotations: dict[str, str] = {}
     apiVersion: str = ""
     kind: str = ""
+    # v1beta1 only
+    timestamp: str = ""
+    metadata: ObjectMeta | None = None
+
+    @property
+    def code(self) -> int:
+        """The HTTP response code, 0 when the stage has none (RequestReceived)."""
+        return self.responseStatus.code if self.responseStatus is not None else 0
+
+    @property
+    def received(self) -> str:
+        """When the request was received (RFC 3339), whatever the API version."""
+        if self.requestReceivedTimestamp:
+            return self.requestReceivedTimestamp
+        if self.timestamp:
+            return self.timestamp
+        if self.metadata is not None:
+            return self.metadata.creationTimestamp
+        return self.stageTimestamp
+
+    @property
+    def has_request_object(self) -> bool:
+        return len(self.requestObject) > 0 and bytes(self.requestObject) != b"null"
+
+    @property
+    def decision(self) -> str:
+        return self.annotations.get("authorization.k8s.io/decision", "")
+
+    @property
+    def effective_user(self) -> UserInfo:
+        """The identity the request was authorised as: the impersonated user when there is one."""
+        return self.impersonatedUser if self.impersonatedUser is not None else self.user
 
     def to_request(self) -> RequestAttributes:
         """The authorizer attributes of this request, as the audit policy checker sees them.
@@ -90,6 +135,7 @@ class AuditEvent(msgspec.Struct, omit_defaults=True):
 
 
 _decoder = msgspec.json.Decoder(AuditEvent)
+_encoder = msgspec.json.Encoder()
 
 
 def decode_event(data: bytes | str) -> AuditEvent:
@@ -97,6 +143,36 @@ def decode_event(data: bytes | str) -> AuditEvent:
     return _decoder.decode(data)
 
 
+def encode_event(event: AuditEvent) -> bytes:
+    """The event as compact JSON (the fields kapsec types; raw objects kept as they were)."""
+    return _encoder.encode(event)
+
+
 def raw_json(raw: msgspec.Raw | None) -> Any:
-    """Parse a raw request/response object on demand."""
-    return None if raw is None else msgspec.json.decode(raw)
+    """Parse a raw request/response object on demand (None when the event has none)."""
+    if raw is None or len(raw) == 0:
+        return None
+    return msgspec.json.decode(raw)
+
+
+def parse_time(text: str) -> datetime | None:
+    """Parse an RFC 3339 timestamp (nanoseconds allowed) as an aware UTC datetime; None if bad."""
+    if not text:
+        return None
+    t = text.strip()
+    if t.endswith(("Z", "z")):
+        t = t[:-1] + "+00:00"
+    # Python accepts at most 6 fractional digits.
+    dot = t.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(t) and t[end].isdigit():
+            end += 1
+        t = t[: min(end, dot + 7)] + t[end:]
+    try:
+        dt = datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
