@@ -15,8 +15,8 @@ import tarfile
 from functools import cache
 
 import pytest
-from helpers import DATA
 
+from helpers import DATA
 from kapsec.pss.api import Level, Version
 from kapsec.pss.checks import checks_for
 from kapsec.pss.evaluate import evaluate
