@@ -270,6 +270,8 @@ class CertFacts:
 
     subject: str
     issuer: str
+    subject_cn: str
+    issuer_cn: str
     serial: str
     not_before: dt.datetime
     not_after: dt.datetime
@@ -289,6 +291,8 @@ def cert_facts(cert: x509.Certificate) -> CertFacts:
     return CertFacts(
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
+        subject_cn=common_name(cert.subject),
+        issuer_cn=common_name(cert.issuer),
         serial=f"{cert.serial_number:x}",
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,

@@ -1,0 +1,162 @@
+"""``kapsec tls``: inspect certificates and keys on disk; probe a live TLS endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kapsec import __version__
+from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
+from kapsec.errors import UsageError
+from kapsec.model.findings import Finding, Report, Status
+
+
+@click.group(name="tls")
+def tls() -> None:
+    """Inspect certificates and keys; probe a live TLS endpoint.
+
+    \b
+    Exit codes: 0 no failed finding at or above --fail-on; 1 failed findings at or above it;
+                2 usage, input or connection error.
+    """
+
+
+_STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
+
+
+def _parse_now(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _emit_findings_text(findings: list[Finding], *, show_pass: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    for f in findings:
+        if f.status is Status.PASS and not show_pass:
+            continue
+        style = _STATUS_STYLE[f.status]
+        console.print(
+            f"[{style}]{f.status.value.upper():4}[/] {f.id} [dim]({f.severity.label})[/] {escape(f.message)}"
+        )
+
+
+def _summary_line(report: Report) -> str:
+    s = report.summary()
+    return f"{s['total']} checks: {s['fail']} failed, {s['warn']} warnings, {s['pass']} passed"
+
+
+@tls.command("inspect")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A control-plane tree (e.g. / on a control-plane node): reads "
+    "etc/kubernetes/manifests/{kube-apiserver,etcd}.yaml, etc/kubernetes/*.conf and etc/kubernetes/pki/.",
+)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With FILES: verify every certificate against this CA.",
+)
+@click.option(
+    "--cluster-domain",
+    metavar="DOMAIN",
+    help="Cluster DNS domain for the API server SAN check "
+    "(default: clusterDomain of var/lib/kubelet/config.yaml under --root, else cluster.local).",
+)
+@click.option(
+    "--warn-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Warn when a certificate expires within this many days.",
+)
+@click.option(
+    "--now", "now_text", metavar="TIME", help="Evaluate validity at this ISO 8601 time instead of now."
+)
+@click.option("--show-pass", is_flag=True, help="Text output: also list passing checks.")
+@output_option()
+@fail_on_option
+def inspect_cmd(
+    *,
+    root: Path | None,
+    files: tuple[Path, ...],
+    ca: Path | None,
+    cluster_domain: str | None,
+    warn_days: int,
+    now_text: str | None,
+    show_pass: bool,
+    output: str,
+    fail_on: str,
+) -> None:
+    """Check every certificate and key a control plane uses, or the FILES given.
+
+    For each certificate: validity and days left (warn under --warn-days, fail when expired or
+    not yet valid), key type and size (RSA >= 2048, EC >= P-256), signature algorithm (no SHA-1
+    or MD5), chain to the CA that verifies it, key/certificate pairing, file modes (certificates
+    644, keys and kubeconfigs 600, per CIS), and for the API server's serving certificate the
+    in-cluster SANs. The table is sorted by expiry.
+    """
+    from kapsec.report import render
+    from kapsec.tls import inspect as tls_inspect
+
+    if (root is None) == (not files):
+        raise UsageError("give either --root DIR or FILES (not both, not neither)")
+    if ca is not None and root is not None:
+        raise UsageError("--ca applies to FILES; with --root the CAs come from the flags")
+    now = _parse_now(now_text) or dt.datetime.now(dt.UTC)
+    if root is not None:
+        plan = tls_inspect.collect_root(root, cluster_domain=cluster_domain)
+        target: dict[str, Any] = {"root": str(root)}
+    else:
+        plan = tls_inspect.collect_files(list(files), ca=ca)
+        target = {"files": [str(f) for f in files]}
+    result = tls_inspect.run(plan, now=now, warn_days=warn_days)
+    report = Report("kapsec", __version__, target | {"command": "tls inspect"}, result.findings)
+    if output == OutputFormat.JSON.value:
+        doc = report.to_dict() | {"certificates": [row.to_dict(now) for row in result.rows]}
+        click.echo(json.dumps(doc, indent=2))
+    elif output == OutputFormat.TEXT.value:
+        _inspect_table(result.rows, now)
+        _emit_findings_text(list(result.findings), show_pass=show_pass)
+        click.echo(_summary_line(report), err=True)
+    else:
+        click.echo(render(report, output), nl=False)
+    sys.exit(exit_code_for(report, fail_on))
+
+
+def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("EXPIRES", "DAYS", "STATUS", "FILE", "SUBJECT", "ISSUER", "KEY", "SIGNATURE"):
+        table.add_column(name, no_wrap=name in ("EXPIRES", "DAYS", "STATUS", "KEY"))
+    for row in rows:
+        facts = row.facts
+        file = row.file if row.index == 0 else f"{row.file}[{row.index}]"
+        table.add_row(
+            facts.not_after.strftime("%Y-%m-%d"),
+            str(facts.days_left(now)),
+            f"[{_STATUS_STYLE[row.status]}]{row.status.value}[/]",
+            escape(file),
+            escape(facts.subject_cn),
+            escape(facts.issuer_cn),
+            facts.key.label,
+            facts.signature_algorithm,
+        )
+    Console(file=sys.stdout, highlight=False, width=200).print(table)

@@ -1,0 +1,966 @@
+"""``kapsec tls inspect``: every certificate and key a control plane references, checked.
+
+This module is the I/O edge of the TLS package: it finds the files (the API server and etcd
+manifests' flags, the kubeconfigs' embedded credentials, everything under the PKI directory),
+reads them and their modes, and turns the pure checks of :mod:`kapsec.tls.pki` into findings.
+Which CA each flag is verified against mirrors who verifies it in a running cluster:
+
+- ``--tls-cert-file``: the CA that clients trust, i.e. the kubeconfigs' ``certificate-authority-data``
+  (``--client-ca-file`` when no kubeconfig is found; kubeadm signs both with one CA);
+- kubeconfig client certificates: ``--client-ca-file`` (the API server's x509 authenticator,
+  ``staging/src/k8s.io/apiserver/pkg/authentication/request/x509/x509.go``);
+- ``--kubelet-client-certificate``: the kubelet's ``authentication.x509.clientCAFile`` from
+  ``var/lib/kubelet/config.yaml`` when present, else ``--client-ca-file``;
+- ``--proxy-client-cert-file``: ``--requestheader-client-ca-file``;
+- ``--etcd-certfile``: etcd's ``--trusted-ca-file`` when etcd's manifest is present, else ``--etcd-cafile``;
+- etcd's ``--cert-file``: the API server's ``--etcd-cafile``; ``--peer-cert-file``: ``--peer-trusted-ca-file``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography import x509
+
+from kapsec.errors import InputError
+from kapsec.model.findings import Evidence, Finding, FixSafety, Severity, Status
+from kapsec.tls import pki
+from kapsec.tls.manifest import PodFlags, read_pod_flags
+
+APISERVER_MANIFEST = "etc/kubernetes/manifests/kube-apiserver.yaml"
+ETCD_MANIFEST = "etc/kubernetes/manifests/etcd.yaml"
+PKI_DIR = "etc/kubernetes/pki"
+KUBELET_CONFIG = "var/lib/kubelet/config.yaml"
+
+CERT_MODE_MAX = 0o644
+KEY_MODE_MAX = 0o600
+KUBECONFIG_MODE_MAX = 0o600
+
+# CIS 1.12 ids for the kubeconfig permission items (1.1.13, 1.1.15, 1.1.17).
+_KUBECONFIG_CIS = {
+    "admin.conf": "1.1.13",
+    "super-admin.conf": "1.1.13",
+    "scheduler.conf": "1.1.15",
+    "controller-manager.conf": "1.1.17",
+}
+
+TITLES = {
+    "TLS-CERT-VALIDITY": "Certificate is within its validity period",
+    "TLS-CERT-KEY-SIZE": "Certificate key is strong enough (RSA >= 2048, EC >= P-256)",
+    "TLS-CERT-SIGNATURE": "Certificate is not signed with SHA-1 or MD5",
+    "TLS-CERT-SAN": "API server certificate carries the in-cluster names and IPs",
+    "TLS-CERT-CHAIN": "Certificate chains to the CA that verifies it",
+    "TLS-CERT-CA": "A CA flag names a CA certificate",
+    "TLS-KEY-PAIR": "Private key matches its certificate",
+    "TLS-KEY-SIZE": "Private key is strong enough",
+    "TLS-FILE-MODE": "Certificate, key and kubeconfig file permissions",
+    "TLS-FILE-READ": "Referenced certificate or key can be read",
+    "TLS-SA-KEY-PAIR": "Service-account signing key matches a verification key",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A certificate or key: a file (``path``) or bytes embedded in a kubeconfig (``data``)."""
+
+    display: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError as exc:
+            raise InputError("file not found", file=self.display) from exc
+        except IsADirectoryError as exc:
+            raise InputError("is a directory, not a file", file=self.display) from exc
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=self.display) from exc
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Why a file is inspected: the flag (with its manifest and line) or directory that names it."""
+
+    role: str
+    flag: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class CertTarget:
+    source: Source
+    refs: list[Ref] = field(default_factory=list)
+    key: Source | None = None
+    cas: list[tuple[Source, str]] = field(default_factory=list)  # (CA, which flag/config names it)
+    sans: tuple[list[str], list[str], list[str]] | None = None  # (dns, ips, problems)
+    must_be_ca: bool = False
+
+
+@dataclass
+class KeyTarget:
+    source: Source
+    refs: list[Ref] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """Everything to inspect, keyed by display path (a file named twice is inspected once)."""
+
+    certs: dict[str, CertTarget] = field(default_factory=dict)
+    keys: dict[str, KeyTarget] = field(default_factory=dict)
+    kubeconfigs: dict[str, Path] = field(default_factory=dict)
+    sa_pairs: list[tuple[Source, list[Source], Ref]] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    extra_anchors: list[Source] = field(default_factory=list)  # CAs to try for unreferenced certs
+
+    def cert(self, source: Source, ref: Ref) -> CertTarget:
+        target = self.certs.setdefault(source.display, CertTarget(source))
+        if ref not in target.refs:
+            target.refs.append(ref)
+        return target
+
+    def key(self, source: Source, ref: Ref) -> KeyTarget:
+        target = self.keys.setdefault(source.display, KeyTarget(source))
+        if ref not in target.refs:
+            target.refs.append(ref)
+        return target
+
+
+@dataclass(frozen=True)
+class CertRow:
+    """One certificate, as the table and ``-o json`` show it."""
+
+    file: str
+    index: int
+    roles: tuple[str, ...]
+    facts: pki.CertFacts
+    status: Status
+
+    def to_dict(self, now: dt.datetime) -> dict[str, Any]:
+        f = self.facts
+        return {
+            "file": self.file,
+            "index": self.index,
+            "roles": list(self.roles),
+            "subject": f.subject,
+            "issuer": f.issuer,
+            "serial": f.serial,
+            "notBefore": _iso(f.not_before),
+            "notAfter": _iso(f.not_after),
+            "daysLeft": f.days_left(now),
+            "key": f.key.label,
+            "signatureAlgorithm": f.signature_algorithm,
+            "dnsNames": list(f.sans.dns),
+            "ipAddresses": list(f.sans.ips),
+            "isCA": f.is_ca,
+            "selfSigned": f.self_signed,
+            "sha256": f.sha256,
+            "status": self.status.value,
+        }
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    rows: list[CertRow]
+    findings: list[Finding]
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the interface other packages use ----------------------------------------------------------
+
+
+def certificate_status(
+    cert_path: str,
+    *,
+    key_path: str | None = None,
+    ca_path: str | None = None,
+    now: datetime | None = None,
+    warn_days: int = 30,
+) -> tuple[Status, str]:
+    """pass/fail/warn for one certificate file, with a one-line reason.
+
+    fail: expired, not yet valid, key does not match, not signed by the CA;
+    warn: unreadable (cert, key or CA), expires within ``warn_days``; pass otherwise.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        certs = pki.load_certificates(Source(cert_path, Path(cert_path)).read())
+    except (InputError, pki.PkiError) as exc:
+        return Status.WARN, f"certificate unreadable: {_why(exc)}"
+    cert = certs[0]
+    verdict, reason = pki.validity(cert, now, warn_days)
+    if verdict is pki.Verdict.BAD:
+        return Status.FAIL, reason
+    if key_path is not None:
+        try:
+            key = pki.load_private_key(Source(key_path, Path(key_path)).read())
+        except (InputError, pki.PkiError) as exc:
+            return Status.WARN, f"key unreadable: {_why(exc)}"
+        if not pki.keys_match(pki.cert_public_key(cert), key):
+            return Status.FAIL, f"key {key_path} does not match the certificate"
+    if ca_path is not None:
+        try:
+            anchors = pki.load_certificates(Source(ca_path, Path(ca_path)).read())
+        except (InputError, pki.PkiError) as exc:
+            return Status.WARN, f"CA unreadable: {_why(exc)}"
+        ok, why = pki.verify_chain(cert, anchors, certs[1:], now)
+        if not ok:
+            return Status.FAIL, f"not signed by CA {ca_path}: {why}"
+    if verdict is pki.Verdict.SOON:
+        return Status.WARN, reason
+    return Status.PASS, reason
+
+
+def _why(exc: Exception) -> str:
+    return exc.message if isinstance(exc, InputError) else str(exc)
+
+
+# --- collecting what to inspect ----------------------------------------------------------------
+
+
+class _Root:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def source(self, host_path: str) -> Source:
+        rel = host_path.lstrip("/")
+        return Source(rel, self.root / rel)
+
+
+def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
+    """What a control-plane tree under ``root`` references, and everything under its PKI dir."""
+    if not root.is_dir():
+        raise InputError("not a directory", file=str(root))
+    r = _Root(root)
+    plan = Plan()
+    api = _read_manifest(root, APISERVER_MANIFEST, "kube-apiserver", plan)
+    etcd = _read_manifest(root, ETCD_MANIFEST, "etcd", plan)
+    kubeconfig_cas, kubeconfig_clients = _collect_kubeconfigs(root, plan, r)
+    kubelet_ca = _kubelet_client_ca(root, r)
+
+    def src(pod: PodFlags, name: str) -> tuple[Source, Ref] | None:
+        flag = pod.get(name)
+        if flag is None or not flag.value:
+            return None
+        return r.source(pod.host_path(flag.value)), Ref(_ROLES.get(name, name), name, pod.file, flag.line)
+
+    def add_ca(pod: PodFlags | None, name: str) -> tuple[Source, str] | None:
+        if pod is None:
+            return None
+        found = src(pod, name)
+        if found is None:
+            return None
+        plan.cert(found[0], found[1]).must_be_ca = True
+        return found[0], name
+
+    def add_pair(
+        pod: PodFlags, cert_flag: str, key_flag: str, cas: Sequence[tuple[Source, str] | None]
+    ) -> CertTarget | None:
+        found = src(pod, cert_flag)
+        key = src(pod, key_flag)
+        if key is not None:
+            plan.key(*key)
+        if found is None:
+            return None
+        target = plan.cert(*found)
+        if key is not None:
+            target.key = key[0]
+        for ca in cas:
+            if ca is not None and ca not in target.cas:
+                target.cas.append(ca)
+        return target
+
+    client_ca = add_ca(api, "--client-ca-file")
+    requestheader_ca = add_ca(api, "--requestheader-client-ca-file")
+    etcd_ca = add_ca(api, "--etcd-cafile")
+    add_ca(api, "--kubelet-certificate-authority")
+    add_ca(api, "--oidc-ca-file")
+    etcd_trusted = add_ca(etcd, "--trusted-ca-file")
+    etcd_peer_ca = add_ca(etcd, "--peer-trusted-ca-file")
+
+    if api is not None:
+        serving_cas: list[tuple[Source, str] | None] = list(kubeconfig_cas) or [client_ca]
+        serving = add_pair(api, "--tls-cert-file", "--tls-private-key-file", serving_cas)
+        if serving is not None:
+            adv = api.get("--advertise-address")
+            cidr = api.get("--service-cluster-ip-range")
+            domain = cluster_domain or _kubelet_cluster_domain(root) or "cluster.local"
+            serving.sans = pki.apiserver_required_names(
+                domain, cidr.value if cidr else None, adv.value if adv else None
+            )
+        add_pair(api, "--kubelet-client-certificate", "--kubelet-client-key", [kubelet_ca or client_ca])
+        add_pair(api, "--proxy-client-cert-file", "--proxy-client-key-file", [requestheader_ca])
+        add_pair(api, "--etcd-certfile", "--etcd-keyfile", [etcd_trusted or etcd_ca])
+        signing = src(api, "--service-account-signing-key-file")
+        verify = src(api, "--service-account-key-file")
+        if signing is not None:
+            plan.key(*signing)
+            if verify is not None:
+                plan.sa_pairs.append((signing[0], [verify[0]], signing[1]))
+    if etcd is not None:
+        add_pair(etcd, "--cert-file", "--key-file", [etcd_ca or etcd_trusted])
+        add_pair(etcd, "--peer-cert-file", "--peer-key-file", [etcd_peer_ca])
+
+    for target in kubeconfig_clients:
+        if client_ca is not None and client_ca not in target.cas:
+            target.cas.append(client_ca)
+
+    _collect_pki_dir(root, plan, r)
+    return plan
+
+
+_ROLES = {
+    "--tls-cert-file": "API server serving certificate",
+    "--tls-private-key-file": "API server serving key",
+    "--client-ca-file": "client CA",
+    "--requestheader-client-ca-file": "front-proxy CA",
+    "--etcd-cafile": "etcd CA (API server side)",
+    "--kubelet-certificate-authority": "kubelet CA",
+    "--oidc-ca-file": "OIDC issuer CA",
+    "--kubelet-client-certificate": "API server client certificate for kubelets",
+    "--kubelet-client-key": "API server client key for kubelets",
+    "--proxy-client-cert-file": "front-proxy client certificate",
+    "--proxy-client-key-file": "front-proxy client key",
+    "--etcd-certfile": "API server client certificate for etcd",
+    "--etcd-keyfile": "API server client key for etcd",
+    "--service-account-signing-key-file": "service-account signing key",
+    "--service-account-key-file": "service-account verification key",
+    "--trusted-ca-file": "etcd client CA",
+    "--peer-trusted-ca-file": "etcd peer CA",
+    "--cert-file": "etcd serving certificate",
+    "--key-file": "etcd serving key",
+    "--peer-cert-file": "etcd peer certificate",
+    "--peer-key-file": "etcd peer key",
+}
+
+
+def _read_manifest(root: Path, rel: str, binary: str, plan: Plan) -> PodFlags | None:
+    path = root / rel
+    if not path.is_file():
+        if binary == "kube-apiserver":
+            plan.notes.append(
+                _finding(
+                    "TLS-FILE-READ",
+                    Status.WARN,
+                    Severity.MEDIUM,
+                    f"{rel}: no API server manifest; only the PKI directory and kubeconfigs are inspected",
+                    Evidence(file=rel),
+                )
+            )
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", file=rel) from exc
+    pod = read_pod_flags(text, rel, binary)
+    if pod is None:
+        plan.notes.append(
+            _finding(
+                "TLS-FILE-READ",
+                Status.WARN,
+                Severity.MEDIUM,
+                f"{rel}: no {binary} container found in the manifest",
+                Evidence(file=rel),
+            )
+        )
+    return pod
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+def _kubelet_config(root: Path) -> dict[str, Any]:
+    data = _load_yaml(root / KUBELET_CONFIG)
+    return data if isinstance(data, dict) else {}
+
+
+def _kubelet_cluster_domain(root: Path) -> str | None:
+    value = _kubelet_config(root).get("clusterDomain")
+    return value if isinstance(value, str) and value else None
+
+
+def _kubelet_client_ca(root: Path, r: _Root) -> tuple[Source, str] | None:
+    authn = _kubelet_config(root).get("authentication")
+    x509_cfg = authn.get("x509") if isinstance(authn, dict) else None
+    path = x509_cfg.get("clientCAFile") if isinstance(x509_cfg, dict) else None
+    if isinstance(path, str) and path:
+        return r.source(path), "kubelet clientCAFile"
+    return None
+
+
+def _collect_kubeconfigs(
+    root: Path, plan: Plan, r: _Root
+) -> tuple[list[tuple[Source, str]], list[CertTarget]]:
+    """Client certificates and keys of ``etc/kubernetes/*.conf``; returns their CAs and client certs."""
+    cas: list[tuple[Source, str]] = []
+    clients: list[CertTarget] = []
+    conf_dir = root / "etc/kubernetes"
+    if not conf_dir.is_dir():
+        return cas, clients
+    for path in sorted(conf_dir.glob("*.conf")):
+        rel = path.relative_to(root).as_posix()
+        plan.kubeconfigs[rel] = path
+        data = _load_yaml(path)
+        if not isinstance(data, dict):
+            plan.notes.append(
+                _finding(
+                    "TLS-FILE-READ",
+                    Status.WARN,
+                    Severity.LOW,
+                    f"{rel}: not a readable kubeconfig",
+                    Evidence(file=rel),
+                )
+            )
+            continue
+        for i, cluster in enumerate(data.get("clusters") or []):
+            body = cluster.get("cluster") if isinstance(cluster, dict) else None
+            if not isinstance(body, dict):
+                continue
+            name = cluster.get("name", i)
+            source = _embedded(rel, f"clusters[{name}].certificate-authority-data", body, r, path)
+            if source is not None:
+                ref = Ref("CA trusted by kubeconfig clients", None, rel)
+                target = plan.cert(source, ref)
+                target.must_be_ca = True
+                if source.data is None or all(s.data != source.data for s, _ in cas):
+                    cas.append((source, f"{rel} certificate-authority-data"))
+        for i, user in enumerate(data.get("users") or []):
+            body = user.get("user") if isinstance(user, dict) else None
+            if not isinstance(body, dict):
+                continue
+            name = user.get("name", i)
+            cert = _embedded(rel, f"users[{name}].client-certificate-data", body, r, path)
+            key = _embedded(rel, f"users[{name}].client-key-data", body, r, path)
+            if cert is not None:
+                target = plan.cert(cert, Ref(f"kubeconfig client certificate ({name})", None, rel))
+                target.key = key
+                clients.append(target)
+            if key is not None:
+                plan.key(key, Ref(f"kubeconfig client key ({name})", None, rel))
+    return cas, clients
+
+
+def _embedded(rel: str, field_path: str, body: dict[str, Any], r: _Root, conf: Path) -> Source | None:
+    """The ``*-data`` field (base64 PEM) or its file-path twin of a kubeconfig entry."""
+    data_key = field_path.rsplit(".", 1)[1]
+    value = body.get(data_key)
+    if isinstance(value, str) and value:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b"(invalid base64)"
+        return Source(f"{rel}#{field_path}", None, raw)
+    file_key = data_key.removesuffix("-data")
+    path = body.get(file_key)
+    if isinstance(path, str) and path:
+        if path.startswith("/"):
+            return r.source(path)
+        host = (conf.parent / path).resolve()
+        try:
+            return Source(host.relative_to(r.root.resolve()).as_posix(), host)
+        except ValueError:
+            return Source(path, host)
+    return None
+
+
+def _collect_pki_dir(root: Path, plan: Plan, r: _Root) -> None:
+    pki_dir = root / PKI_DIR
+    if not pki_dir.is_dir():
+        return
+    for path in sorted(p for p in pki_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel in plan.certs or rel in plan.keys:
+            continue
+        _classify_file(plan, Source(rel, path), Ref("found in the PKI directory", None, PKI_DIR))
+    _pair_by_name(plan)
+
+
+def _classify_file(plan: Plan, source: Source, ref: Ref) -> None:
+    try:
+        data = source.read()
+    except InputError:
+        plan.key(source, ref)  # reported as unreadable
+        return
+    kinds = {b.kind for b in pki.pem_blocks(data)}
+    if pki.PemKind.CERTIFICATE in kinds:
+        plan.cert(source, ref)
+    elif pki.PemKind.PRIVATE_KEY in kinds:
+        plan.key(source, ref)
+    elif pki.PemKind.PUBLIC_KEY in kinds:
+        plan.notes.append(_mode_finding(source, KEY_MODE_MAX | 0o044, "public key", None))
+
+
+def _pair_by_name(plan: Plan) -> None:
+    """Pair ``x.crt`` with ``x.key`` (kubeadm) and ``x.pem`` with ``x-key.pem`` (cfssl)."""
+    for target in plan.certs.values():
+        if target.key is not None or target.source.path is None:
+            continue
+        path = target.source.path
+        for candidate in (path.with_suffix(".key"), path.with_name(path.stem + "-key.pem")):
+            for key in plan.keys.values():
+                if key.source.path == candidate:
+                    target.key = key.source
+                    break
+            if target.key is not None:
+                break
+
+
+def collect_files(paths: Sequence[Path], *, ca: Path | None = None) -> Plan:
+    """Explicit files and directories: classified by content, keys paired with certs by name."""
+    plan = Plan()
+    for top in paths:
+        if not top.exists():
+            raise InputError("no such file or directory", file=str(top))
+        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+        for path in files:
+            _classify_file(plan, Source(path.as_posix(), path), Ref("named on the command line"))
+    _pair_by_name(plan)
+    if ca is not None:
+        anchor = Source(ca.as_posix(), ca)
+        for target in plan.certs.values():
+            if target.source.display != anchor.display:
+                target.cas.append((anchor, "--ca"))
+    return plan
+
+
+# --- running the checks ------------------------------------------------------------------------
+
+
+def _finding(
+    check: str,
+    status: Status,
+    severity: Severity,
+    message: str,
+    evidence: Evidence,
+    *,
+    benchmarks: dict[str, str] | None = None,
+    remediation: str = "",
+) -> Finding:
+    return Finding(
+        id=check,
+        title=TITLES[check],
+        status=status,
+        severity=severity,
+        message=message,
+        benchmarks=benchmarks or {},
+        evidence=evidence,
+        remediation=remediation,
+        fix_safety=FixSafety.MANUAL,
+    )
+
+
+def _evidence(display: str, refs: Sequence[Ref], detail: str | None = None) -> Evidence:
+    flagged = next((ref for ref in refs if ref.flag), None)
+    roles = ", ".join(dict.fromkeys(ref.role for ref in refs)) or None
+    if flagged is not None:
+        return Evidence(
+            file=flagged.file, line=flagged.line, flag=flagged.flag, value=display, detail=detail or roles
+        )
+    return Evidence(
+        file=display.split("#", 1)[0], value=display if "#" in display else None, detail=detail or roles
+    )
+
+
+def _mode_finding(source: Source, max_mode: int, what: str, refs: Sequence[Ref] | None) -> Finding:
+    assert source.path is not None
+    display = source.display
+    benchmarks: dict[str, str] = {}
+    if display.startswith(PKI_DIR + "/"):
+        benchmarks = {"cis-1.12": "1.1.21" if max_mode == KEY_MODE_MAX else "1.1.20"}
+    elif display.rsplit("/", 1)[-1] in _KUBECONFIG_CIS and display.startswith("etc/kubernetes/"):
+        benchmarks = {"cis-1.12": _KUBECONFIG_CIS[display.rsplit("/", 1)[-1]]}
+    evidence = Evidence(file=display, detail=what)
+    try:
+        mode = stat.S_IMODE(os.stat(source.path).st_mode)
+    except OSError as exc:
+        return _finding(
+            "TLS-FILE-MODE",
+            Status.WARN,
+            Severity.MEDIUM,
+            f"{display}: cannot stat: {exc.strerror}",
+            evidence,
+            benchmarks=benchmarks,
+        )
+    evidence = Evidence(file=display, value=f"{mode:o}", detail=what)
+    if mode & ~max_mode:
+        return _finding(
+            "TLS-FILE-MODE",
+            Status.FAIL,
+            Severity.HIGH if max_mode == KEY_MODE_MAX and mode & 0o004 else Severity.MEDIUM,
+            f"{display}: {what} has mode {mode:o}, more permissive than {max_mode:o}",
+            evidence,
+            benchmarks=benchmarks,
+            remediation=f"chmod {max_mode:o} {display}",
+        )
+    return _finding(
+        "TLS-FILE-MODE",
+        Status.PASS,
+        Severity.MEDIUM,
+        f"{display}: {what} has mode {mode:o} (at most {max_mode:o})",
+        evidence,
+        benchmarks=benchmarks,
+    )
+
+
+def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> InspectResult:
+    """Every check on every target of ``plan``."""
+    now = now or dt.datetime.now(dt.UTC)
+    findings: list[Finding] = list(plan.notes)
+    rows: list[CertRow] = []
+    loaded: dict[str, list[x509.Certificate] | None] = {}
+
+    def certs_of(source: Source) -> list[x509.Certificate] | None:
+        if source.display not in loaded:
+            try:
+                loaded[source.display] = pki.load_certificates(source.read())
+            except (InputError, pki.PkiError):
+                loaded[source.display] = None
+        return loaded[source.display]
+
+    anchors_by_subject: dict[bytes, list[x509.Certificate]] = {}
+    for target in plan.certs.values():
+        for cert in certs_of(target.source) or []:
+            if pki.is_ca(cert) or pki.is_self_signed(cert):
+                anchors_by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
+
+    for display, target in plan.certs.items():
+        ev = _evidence(display, target.refs)
+        try:
+            certs = pki.load_certificates(target.source.read())
+        except (InputError, pki.PkiError) as exc:
+            findings.append(
+                _finding(
+                    "TLS-FILE-READ",
+                    Status.WARN,
+                    Severity.HIGH,
+                    f"{display}: {_why(exc)}",
+                    ev,
+                    remediation="Restore the file the flag names, or fix the flag.",
+                )
+            )
+            continue
+        if target.source.path is not None:
+            findings.append(_mode_finding(target.source, CERT_MODE_MAX, "certificate", target.refs))
+        statuses: list[list[Status]] = [[] for _ in certs]
+        for index, cert in enumerate(certs):
+            label = display if len(certs) == 1 else f"{display}[{index}]"
+            statuses[index] += [
+                f.status for f in _cert_checks(label, cert, ev, now=now, warn_days=warn_days, out=findings)
+            ]
+        leaf = certs[0]
+        if target.must_be_ca and not pki.is_ca(leaf):
+            findings.append(
+                _finding(
+                    "TLS-CERT-CA",
+                    Status.FAIL,
+                    Severity.HIGH,
+                    f"{display}: named as a CA but has no basicConstraints CA:TRUE",
+                    ev,
+                )
+            )
+            statuses[0].append(Status.FAIL)
+        if target.sans is not None:
+            f = _san_check(display, leaf, target.sans, ev)
+            findings.append(f)
+            statuses[0].append(f.status)
+        if target.key is not None:
+            f = _pair_check(display, leaf, target.key, ev)
+            findings.append(f)
+            statuses[0].append(f.status)
+        chain_findings = _chain_checks(
+            display, certs, target, ev, now=now, certs_of=certs_of, anchors_by_subject=anchors_by_subject
+        )
+        findings += chain_findings
+        statuses[0] += [f.status for f in chain_findings]
+        roles = tuple(dict.fromkeys(ref.role for ref in target.refs))
+        for index, cert in enumerate(certs):
+            rows.append(CertRow(display, index, roles, pki.cert_facts(cert), _worst(statuses[index])))
+
+    for display, key_target in plan.keys.items():
+        ev = _evidence(display, key_target.refs)
+        try:
+            key = pki.load_private_key(key_target.source.read())
+        except (InputError, pki.PkiError) as exc:
+            findings.append(
+                _finding("TLS-FILE-READ", Status.WARN, Severity.HIGH, f"{display}: {_why(exc)}", ev)
+            )
+            if key_target.source.path is not None and key_target.source.path.exists():
+                findings.append(
+                    _mode_finding(key_target.source, KEY_MODE_MAX, "private key", key_target.refs)
+                )
+            continue
+        if key_target.source.path is not None:
+            findings.append(_mode_finding(key_target.source, KEY_MODE_MAX, "private key", key_target.refs))
+        facts = pki.key_facts(key.public_key())
+        weak = facts.weakness
+        findings.append(
+            _finding(
+                "TLS-KEY-SIZE",
+                Status.FAIL if weak else Status.PASS,
+                Severity.HIGH,
+                f"{display}: {weak}" if weak else f"{display}: {facts.label}",
+                ev,
+            )
+        )
+
+    for rel, path in plan.kubeconfigs.items():
+        findings.append(_mode_finding(Source(rel, path), KUBECONFIG_MODE_MAX, "kubeconfig", None))
+
+    for signing, verifiers, ref in plan.sa_pairs:
+        findings.append(_sa_pair_check(signing, verifiers, ref))
+
+    rows.sort(key=lambda row: (row.facts.not_after, row.file, row.index))
+    return InspectResult(rows, findings)
+
+
+_ORDER = {Status.FAIL: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
+
+
+def _worst(statuses: Sequence[Status]) -> Status:
+    return max(statuses, key=_ORDER.__getitem__, default=Status.PASS)
+
+
+def _cert_checks(
+    label: str, cert: x509.Certificate, ev: Evidence, *, now: dt.datetime, warn_days: int, out: list[Finding]
+) -> list[Finding]:
+    found: list[Finding] = []
+    verdict, why = pki.validity(cert, now, warn_days)
+    status = {pki.Verdict.OK: Status.PASS, pki.Verdict.SOON: Status.WARN, pki.Verdict.BAD: Status.FAIL}[
+        verdict
+    ]
+    found.append(
+        _finding(
+            "TLS-CERT-VALIDITY",
+            status,
+            Severity.HIGH,
+            f"{label}: {why}",
+            ev,
+            remediation=""
+            if status is Status.PASS
+            else "Renew the certificate (kubeadm: `kubeadm certs renew`).",
+        )
+    )
+    facts = pki.key_facts(pki.cert_public_key(cert))
+    weak = facts.weakness
+    found.append(
+        _finding(
+            "TLS-CERT-KEY-SIZE",
+            Status.FAIL if weak else Status.PASS,
+            Severity.HIGH,
+            f"{label}: {weak}" if weak else f"{label}: {facts.label}",
+            ev,
+            remediation="Reissue with an RSA 2048+ or ECDSA P-256+ key." if weak else "",
+        )
+    )
+    sig = pki.signature_weakness(cert)
+    algo = pki.signature_algorithm(cert)
+    if sig is None:
+        found.append(_finding("TLS-CERT-SIGNATURE", Status.PASS, Severity.HIGH, f"{label}: {algo}", ev))
+    elif pki.is_self_signed(cert):
+        found.append(
+            _finding(
+                "TLS-CERT-SIGNATURE",
+                Status.FAIL,
+                Severity.LOW,
+                f"{label}: self-signed with {sig} ({algo}); clients do not check a root's own signature, "
+                "but reissue it anyway",
+                ev,
+            )
+        )
+    else:
+        found.append(
+            _finding(
+                "TLS-CERT-SIGNATURE",
+                Status.FAIL,
+                Severity.HIGH,
+                f"{label}: signed with {sig} ({algo}); Go clients reject it",
+                ev,
+                remediation="Reissue the certificate with a SHA-256 (or stronger) signature.",
+            )
+        )
+    out += found
+    return found
+
+
+def _san_check(
+    display: str, cert: x509.Certificate, sans: tuple[list[str], list[str], list[str]], ev: Evidence
+) -> Finding:
+    dns, ips, problems = sans
+    missing = pki.missing_names(pki.subject_alt_names(cert), dns, ips)
+    if missing:
+        return _finding(
+            "TLS-CERT-SAN",
+            Status.FAIL,
+            Severity.MEDIUM,
+            f"{display}: missing SANs: {', '.join(missing)}",
+            ev,
+            remediation="Reissue the serving certificate with the missing names "
+            "(kubeadm: add them to apiServer.certSANs and run `kubeadm init phase certs apiserver`).",
+        )
+    if problems:
+        return _finding("TLS-CERT-SAN", Status.WARN, Severity.MEDIUM, f"{display}: {'; '.join(problems)}", ev)
+    return _finding(
+        "TLS-CERT-SAN", Status.PASS, Severity.MEDIUM, f"{display}: has {', '.join(dns + ips)}", ev
+    )
+
+
+def _pair_check(display: str, cert: x509.Certificate, key_source: Source, ev: Evidence) -> Finding:
+    try:
+        key = pki.load_private_key(key_source.read())
+    except (InputError, pki.PkiError) as exc:
+        return _finding(
+            "TLS-KEY-PAIR",
+            Status.WARN,
+            Severity.HIGH,
+            f"{display}: key {key_source.display} unreadable: {_why(exc)}",
+            ev,
+        )
+    if pki.keys_match(pki.cert_public_key(cert), key):
+        return _finding(
+            "TLS-KEY-PAIR", Status.PASS, Severity.HIGH, f"{display}: matches {key_source.display}", ev
+        )
+    return _finding(
+        "TLS-KEY-PAIR",
+        Status.FAIL,
+        Severity.HIGH,
+        f"{display}: key {key_source.display} does not match the certificate",
+        ev,
+        remediation="Install the key the certificate was issued for, or reissue the certificate for this key.",
+    )
+
+
+def _chain_checks(
+    display: str,
+    certs: list[x509.Certificate],
+    target: CertTarget,
+    ev: Evidence,
+    *,
+    now: dt.datetime,
+    certs_of: Any,
+    anchors_by_subject: dict[bytes, list[x509.Certificate]],
+) -> list[Finding]:
+    leaf = certs[0]
+    out: list[Finding] = []
+    if target.cas:
+        for ca_source, named_by in target.cas:
+            anchors = certs_of(ca_source)
+            if anchors is None:
+                out.append(
+                    _finding(
+                        "TLS-CERT-CHAIN",
+                        Status.WARN,
+                        Severity.HIGH,
+                        f"{display}: CA {ca_source.display} ({named_by}) unreadable",
+                        ev,
+                    )
+                )
+                continue
+            ok, why = pki.verify_chain(leaf, anchors, certs[1:], now)
+            out.append(
+                _finding(
+                    "TLS-CERT-CHAIN",
+                    Status.PASS if ok else Status.FAIL,
+                    Severity.HIGH,
+                    f"{display}: verified by {ca_source.display} ({named_by}): {why}"
+                    if ok
+                    else f"{display}: not verified by {ca_source.display} ({named_by}): {why}",
+                    ev,
+                    remediation=""
+                    if ok
+                    else "Reissue the certificate from the CA that verifies it, or fix the CA flag.",
+                )
+            )
+        return out
+    if target.must_be_ca or pki.is_self_signed(leaf):
+        return out
+    anchors = anchors_by_subject.get(leaf.issuer.public_bytes(), [])
+    if not anchors and len(certs) == 1:
+        out.append(
+            _finding(
+                "TLS-CERT-CHAIN",
+                Status.WARN,
+                Severity.LOW,
+                f"{display}: issuer {pki.common_name(leaf.issuer)!r} is not among the CA files inspected",
+                ev,
+            )
+        )
+        return out
+    if anchors:
+        ok, why = pki.verify_chain(leaf, anchors, certs[1:], now)
+        out.append(
+            _finding(
+                "TLS-CERT-CHAIN",
+                Status.PASS if ok else Status.FAIL,
+                Severity.HIGH,
+                f"{display}: {why}",
+                ev,
+            )
+        )
+    return out
+
+
+def _sa_pair_check(signing: Source, verifiers: list[Source], ref: Ref) -> Finding:
+    ev = Evidence(file=ref.file, line=ref.line, flag=ref.flag, value=signing.display)
+    try:
+        key = pki.load_private_key(signing.read())
+    except (InputError, pki.PkiError) as exc:
+        return _finding("TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, f"{signing.display}: {_why(exc)}", ev)
+    wanted = pki.spki(key.public_key())
+    names = []
+    for verifier in verifiers:
+        names.append(verifier.display)
+        try:
+            data = verifier.read()
+        except InputError as exc:
+            return _finding(
+                "TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, f"{verifier.display}: {exc.message}", ev
+            )
+        publics: list[pki.PublicKey] = []
+        for block in pki.pem_blocks(data):
+            try:
+                if block.kind is pki.PemKind.PUBLIC_KEY:
+                    publics.append(pki.load_public_key(block.data))
+                elif block.kind is pki.PemKind.CERTIFICATE:
+                    publics.append(pki.cert_public_key(pki.load_certificates(block.data)[0]))
+                elif block.kind is pki.PemKind.PRIVATE_KEY:
+                    publics.append(pki.load_private_key(block.data).public_key())
+            except pki.PkiError:
+                continue
+        if any(pki.spki(p) == wanted for p in publics):
+            return _finding(
+                "TLS-SA-KEY-PAIR",
+                Status.PASS,
+                Severity.HIGH,
+                f"{signing.display}: its public key is in {verifier.display}",
+                ev,
+            )
+    return _finding(
+        "TLS-SA-KEY-PAIR",
+        Status.FAIL,
+        Severity.HIGH,
+        f"{signing.display}: its public key is not in {', '.join(names)}; tokens it signs will not verify",
+        ev,
+        remediation="Add the signing key's public key to --service-account-key-file.",
+    )
