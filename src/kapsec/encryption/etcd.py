@@ -1,0 +1,252 @@
+"""A read-only etcd v3 reader over etcd's gRPC-gateway JSON API (the I/O edge of ``verify``).
+
+etcd serves its KV API as JSON under ``/v3/`` (3.4+; ``/v3beta/`` on 3.3 and 3.4, ``/v3alpha/``
+on 3.2): ``POST /v3/kv/range`` with base64 ``key``/``range_end``, ``limit`` and ``revision``
+(``etcdserver/etcdserverpb/rpc.proto`` ``RangeRequest``). This module only ever calls ``range``
+and ``/version``: kapsec never writes to etcd. Pages are read at the revision of the first page,
+so a scan sees one consistent snapshot even while the API server keeps writing.
+
+Only the standard library is used (``http.client`` and ``ssl``), so verification needs neither
+``etcdctl`` nor a gRPC stack.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from kapsec.errors import InputError, ServiceError
+
+API_PREFIXES = ("/v3", "/v3beta", "/v3alpha")
+
+
+def prefix_range_end(prefix: bytes) -> bytes:
+    """The ``range_end`` that selects every key starting with ``prefix`` (etcd's GetPrefixRangeEnd)."""
+    end = bytearray(prefix)
+    for i in range(len(end) - 1, -1, -1):
+        if end[i] < 0xFF:
+            end[i] += 1
+            return bytes(end[: i + 1])
+    return b"\x00"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class _KV(msgspec.Struct):
+    key: str
+    value: str = ""
+
+
+class _Header(msgspec.Struct):
+    revision: str = "0"
+
+
+class _RangeResponse(msgspec.Struct):
+    header: _Header = msgspec.field(default_factory=_Header)
+    kvs: list[_KV] = msgspec.field(default_factory=list)
+    more: bool = False
+    count: str = "0"
+
+
+_decode_range = msgspec.json.Decoder(_RangeResponse)
+
+
+@dataclass(frozen=True, slots=True)
+class TLSFiles:
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+class EtcdReader:
+    """Range reads against one etcd endpoint. Use as a context manager."""
+
+    def __init__(self, url: str, tls: TLSFiles | None = None, *, timeout: float = 30.0) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InputError(
+                f"not an etcd client URL: {url!r} (expected http://HOST:PORT or https://HOST:PORT)"
+            )
+        self.url = f"{parts.scheme}://{parts.netloc}"
+        self._host = parts.hostname
+        self._port = parts.port or 2379
+        self._timeout = timeout
+        self._tls = tls or TLSFiles()
+        self._context: ssl.SSLContext | None = None
+        if parts.scheme == "https" or self._tls.cacert or self._tls.cert:
+            if parts.scheme != "https":
+                raise InputError(f"TLS files given but the etcd URL {url!r} is not https://")
+            self._context = self._make_context()
+        elif self._tls.key:
+            raise InputError("--key given without --cert")
+        self._conn: http.client.HTTPConnection | None = None
+        self._api: str | None = None
+
+    def _make_context(self) -> ssl.SSLContext:
+        for label, path in (
+            ("--cacert", self._tls.cacert),
+            ("--cert", self._tls.cert),
+            ("--key", self._tls.key),
+        ):
+            if path is not None and not os.path.isfile(path):
+                raise InputError(f"{label}: no such file", file=path)
+        if bool(self._tls.cert) != bool(self._tls.key):
+            raise InputError("--cert and --key must be given together")
+        try:
+            ctx = ssl.create_default_context(cafile=self._tls.cacert)
+            if self._tls.cert and self._tls.key:
+                ctx.load_cert_chain(self._tls.cert, self._tls.key)
+        except ssl.SSLError as exc:
+            raise InputError(f"cannot load TLS files: {exc.reason or exc}") from exc
+        except OSError as exc:
+            raise InputError(f"cannot load TLS files: {exc}") from exc
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def __enter__(self) -> EtcdReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self._context is not None:
+                self._conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self._timeout, context=self._context
+                )
+            else:
+                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        return self._conn
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except ssl.SSLError as exc:
+                self.close()
+                raise ServiceError(
+                    f"TLS handshake with etcd at {self.url} failed: {exc.reason or exc}"
+                ) from exc
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()  # a kept-alive connection was closed by the server: retry once
+                if attempt == 2:
+                    raise ServiceError(f"etcd at {self.url} closed the connection: {exc}") from exc
+            except TimeoutError as exc:
+                self.close()
+                raise ServiceError(f"etcd at {self.url} did not answer within {self._timeout:g}s") from exc
+            except OSError as exc:
+                self.close()
+                raise ServiceError(f"cannot connect to etcd at {self.url}: {exc.strerror or exc}") from exc
+        raise AssertionError("unreachable")
+
+    def version(self) -> dict[str, Any]:
+        status, body = self._request("GET", "/version")
+        if status != 200:
+            raise ServiceError(f"etcd at {self.url} answered {status} to GET /version")
+        try:
+            out: dict[str, Any] = json.loads(body)
+        except ValueError as exc:
+            raise ServiceError(f"{self.url} is not etcd: /version did not return JSON") from exc
+        return out
+
+    def _range(self, payload: dict[str, Any]) -> _RangeResponse:
+        body = json.dumps(payload).encode()
+        apis = (self._api,) if self._api else API_PREFIXES
+        for api in apis:
+            status, data = self._request("POST", f"{api}/kv/range", body)
+            if status == 404 and self._api is None:
+                continue
+            if status != 200:
+                raise ServiceError(
+                    f"etcd at {self.url} answered {status} to a range read: {_error_text(data)}"
+                )
+            self._api = api
+            try:
+                return _decode_range.decode(data)
+            except msgspec.DecodeError as exc:
+                raise ServiceError(
+                    f"etcd at {self.url} sent a range answer kapsec cannot read: {exc}"
+                ) from exc
+        raise ServiceError(f"{self.url} serves no etcd v3 JSON gateway (tried {', '.join(API_PREFIXES)})")
+
+    def scan_prefix(self, prefix: bytes, *, page_size: int = 1000) -> Iterator[tuple[bytes, bytes]]:
+        """Every ``(key, value)`` under ``prefix`` in key order, ``page_size`` at a time, one revision."""
+        if page_size < 1:
+            raise InputError("page size must be at least 1")
+        end = prefix_range_end(prefix)
+        start = prefix
+        revision = 0
+        while True:
+            payload: dict[str, Any] = {"key": _b64(start), "range_end": _b64(end), "limit": page_size}
+            if revision:
+                payload["revision"] = revision
+            page = self._range(payload)
+            if not revision:
+                revision = int(page.header.revision)
+            last = b""
+            for kv in page.kvs:
+                last = base64.b64decode(kv.key)
+                yield last, base64.b64decode(kv.value)
+            if not page.more or not page.kvs:
+                return
+            start = last + b"\x00"
+
+    def revision(self) -> int:
+        """The current store revision (from an empty range read)."""
+        page = self._range({"key": _b64(b"\x00"), "limit": 1, "count_only": True})
+        return int(page.header.revision)
+
+
+def _error_text(data: bytes) -> str:
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return data[:200].decode("utf-8", "replace")
+    if isinstance(obj, dict):
+        return str(obj.get("message") or obj.get("error") or obj)
+    return str(obj)
+
+
+def read_etcdctl_dump(path: str) -> list[tuple[bytes, bytes]]:
+    """The ``(key, value)`` pairs of an ``etcdctl get --prefix ... -w json`` dump (base64 fields)."""
+    try:
+        with open(path, "rb") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=path) from exc
+    except ValueError as exc:
+        raise InputError(f"not JSON: {exc}", file=path) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("kvs", []), list):
+        raise InputError("not an `etcdctl get -w json` dump (no kvs list)", file=path)
+    out: list[tuple[bytes, bytes]] = []
+    for i, kv in enumerate(data.get("kvs") or []):
+        try:
+            out.append(
+                (
+                    base64.b64decode(kv["key"], validate=True),
+                    base64.b64decode(kv.get("value", ""), validate=True),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"kvs[{i}]: key/value is not base64 ({exc})", file=path) from exc
+    return out
