@@ -1,0 +1,226 @@
+"""Rollout simulation: per namespace, what enforcing baseline or restricted would refuse.
+
+Mirrors the namespace side of ``staging/src/k8s.io/pod-security-admission/admission/admission.go``:
+policy from labels over the configured defaults (``api.PolicyToEvaluate``), namespace and
+runtimeClass exemptions, and the dry run of a new enforce level against existing pods
+(``EvaluatePodsInNamespace``: warnings grouped by reason list, prefixed by the smallest pod
+name). Pure: works on objects already loaded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kapsec.pss.admission import PodSecurityConfig
+from kapsec.pss.api import LABEL_PREFIX, LATEST, Level, LevelVersion, Policy, Version, policy_from_labels
+from kapsec.pss.checks import PodView
+from kapsec.pss.evaluate import Evaluation, evaluate_view, is_pod_carrier, pod_template
+from kapsec.sources.objects import LoadedObjects, SourceRef
+
+MAX_EXISTING_PODS = 3000
+
+
+def object_ref(obj: Mapping[str, Any]) -> str:
+    """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped or unnamespaced)."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    name = meta.get("name") or meta.get("generateName") or "<unnamed>"
+    ns = meta.get("namespace")
+    return f"{obj.get('kind')}/{ns}/{name}" if ns else f"{obj.get('kind')}/{name}"
+
+
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata")
+    ns = meta.get("namespace") if isinstance(meta, Mapping) else None
+    return str(ns) if ns else "default"
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    ref: str
+    kind: str
+    name: str
+    where: SourceRef
+    exempt_runtime_class: bool
+    results: Mapping[str, Evaluation]  # "current" | "baseline" | "restricted"
+
+    def refused(self, key: str) -> bool:
+        return not self.exempt_runtime_class and not self.results[key].allowed
+
+
+@dataclass(frozen=True)
+class NamespaceResult:
+    namespace: str
+    labels: Mapping[str, str]
+    declared: bool  # a Namespace object was among the inputs
+    exempt: bool
+    policy: Policy
+    label_errors: tuple[str, ...]
+    objects: tuple[ObjectResult, ...]
+    recommended: Level | None  # strictest level that refuses nothing; None when exempt
+    version: Version
+    existing_pod_warnings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def refused(self, key: str) -> list[ObjectResult]:
+        return [o for o in self.objects if o.refused(key)]
+
+    @property
+    def already_enforced(self) -> bool:
+        rec = self.recommended
+        return rec is not None and self.policy.enforce.level.rank >= rec.rank
+
+    def label_command(self) -> str | None:
+        """``kubectl label`` for the recommended level (None when nothing should change)."""
+        rec = self.recommended
+        if rec is None or rec is Level.PRIVILEGED or self.already_enforced:
+            return None
+        parts = [
+            f"kubectl label --overwrite namespace {self.namespace}",
+            f"{LABEL_PREFIX}enforce={rec.value}",
+            f"{LABEL_PREFIX}enforce-version={self.version}",
+        ]
+        if rec is Level.BASELINE:
+            # warn and audit never refuse anything: show what restricted would still flag
+            parts += [
+                f"{LABEL_PREFIX}warn=restricted",
+                f"{LABEL_PREFIX}warn-version={self.version}",
+                f"{LABEL_PREFIX}audit=restricted",
+                f"{LABEL_PREFIX}audit-version={self.version}",
+            ]
+        return " ".join(parts)
+
+
+def existing_pod_warnings(
+    namespace: str, pods: Sequence[tuple[str, Evaluation]], lv: LevelVersion
+) -> list[str]:
+    """The warnings ``kubectl label --dry-run=server`` shows when enforce changes to ``lv``."""
+    warnings: list[str] = []
+    checked = list(pods[:MAX_EXISTING_PODS])
+    if len(pods) > len(checked):
+        warnings.append(
+            f"new PodSecurity enforce level only checked against the first {len(checked)} of {len(pods)} existing pods"
+        )
+    by_reasons: dict[str, list[str]] = defaultdict(list)
+    for name, result in checked:
+        if not result.allowed:
+            by_reasons[result.reasons].append(name)
+    if by_reasons:
+        warnings.append(
+            f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level "{lv}"'
+        )
+        lines = []
+        for reasons, names in by_reasons.items():
+            first = min(names)
+            others = len(names) - 1
+            if others == 0:
+                lines.append(f"{first}: {reasons}")
+            elif others == 1:
+                lines.append(f"{first} (and 1 other pod): {reasons}")
+            else:
+                lines.append(f"{first} (and {others} other pods): {reasons}")
+        warnings += sorted(lines)
+    return warnings
+
+
+def simulate(
+    loaded: LoadedObjects,
+    config: PodSecurityConfig | None = None,
+    version: Version = LATEST,
+) -> list[NamespaceResult]:
+    """Evaluate every Pod and workload per namespace at its current enforce level, baseline and
+    restricted (at ``version``), honouring the configuration's defaults and exemptions."""
+    config = config or PodSecurityConfig()
+    namespaces: dict[str, Mapping[str, str]] = {}
+    declared: set[str] = set()
+    carriers: dict[str, list[tuple[Mapping[str, Any], SourceRef]]] = defaultdict(list)
+    for obj, where in loaded.objects:
+        if obj.get("kind") == "Namespace":
+            meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+            assert isinstance(meta, Mapping)
+            name = str(meta.get("name") or "")
+            if name:
+                labels = meta.get("labels")
+                namespaces[name] = (
+                    {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+                )
+                declared.add(name)
+        elif is_pod_carrier(obj) and pod_template(obj) is not None:
+            carriers[namespace_of(obj)].append((obj, where))
+    for ns in carriers:
+        namespaces.setdefault(ns, {})
+
+    baseline = LevelVersion(Level.BASELINE, version)
+    restricted = LevelVersion(Level.RESTRICTED, version)
+    out = []
+    for ns in sorted(namespaces):
+        labels = namespaces[ns]
+        policy, errors = policy_from_labels(labels, config.defaults)
+        exempt = ns in config.exemptions.namespaces
+        objects = []
+        for item, where in carriers.get(ns, []):
+            parts = pod_template(item)
+            assert parts is not None
+            view = PodView.from_parts(*parts)
+            runtime_class = view.spec.get("runtimeClassName")
+            results = {
+                "current": evaluate_view(view, policy.enforce.level, policy.enforce.version),
+                "baseline": evaluate_view(view, baseline.level, baseline.version),
+                "restricted": evaluate_view(view, restricted.level, restricted.version),
+            }
+            meta = item.get("metadata")
+            name = str(meta.get("name") or "") if isinstance(meta, Mapping) else ""
+            objects.append(
+                ObjectResult(
+                    ref=object_ref(item),
+                    kind=str(item.get("kind")),
+                    name=name,
+                    where=where,
+                    exempt_runtime_class=bool(runtime_class)
+                    and runtime_class in config.exemptions.runtime_classes,
+                    results=results,
+                )
+            )
+        recommended: Level | None = None
+        if not exempt:
+            recommended = Level.PRIVILEGED
+            for level, key in ((Level.RESTRICTED, "restricted"), (Level.BASELINE, "baseline")):
+                if not any(o.refused(key) for o in objects):
+                    recommended = level
+                    break
+        warnings: dict[str, tuple[str, ...]] = {}
+        if not exempt:
+            for key, lv in (("baseline", baseline), ("restricted", restricted)):
+                pods = [
+                    (o.name, o.results[key])
+                    for o in objects
+                    if o.kind == "Pod" and not o.exempt_runtime_class
+                ]
+                warnings[key] = tuple(existing_pod_warnings(ns, pods, lv))
+        out.append(
+            NamespaceResult(
+                namespace=ns,
+                labels=labels,
+                declared=ns in declared,
+                exempt=exempt,
+                policy=policy,
+                label_errors=tuple(str(e) for e in errors),
+                objects=tuple(objects),
+                recommended=recommended,
+                version=version,
+                existing_pod_warnings=warnings,
+            )
+        )
+    return out
+
+
+def count_by(results: Iterable[NamespaceResult]) -> dict[str, int]:
+    totals = {"namespaces": 0, "objects": 0, "refused_baseline": 0, "refused_restricted": 0}
+    for r in results:
+        totals["namespaces"] += 1
+        totals["objects"] += len(r.objects)
+        totals["refused_baseline"] += len(r.refused("baseline"))
+        totals["refused_restricted"] += len(r.refused("restricted"))
+    return totals
