@@ -73,7 +73,7 @@ class Key:
 
     def material(self) -> bytes:
         """The decoded key bytes (only valid after validation)."""
-        return base64.b64decode(self.secret, validate=True)
+        return _go_std_b64decode(self.secret)
 
 
 @dataclass(frozen=True, slots=True)
