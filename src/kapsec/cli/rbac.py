@@ -11,7 +11,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from kapsec.cli.common import OutputFormat, output_option
+from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
 from kapsec.errors import InputError, ServiceError, UsageError
 from kapsec.model.request import RequestAttributes
 from kapsec.rbac.authorize import Decision, authorize
@@ -385,3 +385,251 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+# --- risks ------------------------------------------------------------------------------------
+
+
+@rbac.command("risks")
+@click.option(
+    "--include-defaults", is_flag=True, help="Also list the default (bootstrap) grants, as skip findings."
+)
+@click.option(
+    "--trust-bootstrap-label",
+    is_flag=True,
+    help="Treat bindings labelled kubernetes.io/bootstrapping=rbac-defaults that kapsec's bootstrap "
+    "snapshot does not know as defaults (default: warn about them).",
+)
+@click.option("--list", "list_catalog", is_flag=True, help="Print the risk catalog and exit.")
+@source_options
+@output_option()
+@fail_on_option
+def risks_cmd(
+    *,
+    include_defaults: bool,
+    trust_bootstrap_label: bool,
+    list_catalog: bool,
+    sources: tuple[str, ...],
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    save: str | None,
+    quiet: bool,
+    output: str,
+    fail_on: str,
+) -> None:
+    """Dangerous grants: who holds permissions an attacker would use, and the attack each enables.
+
+    \b
+    The catalog (kapsec rbac risks --list) covers reading Secrets, creating workloads, exec and
+    attach, escalate, bind, impersonate, nodes/proxy, service-account tokens, CSR approval and
+    signing, admission configuration, PersistentVolumes, wildcard rules, grants to anonymous or
+    all users, and bindings to missing roles. Default bootstrap grants are not findings unless
+    modified. Exit codes: 0 nothing failed at or above --fail-on, 1 otherwise, 2 errors.
+    """
+    from kapsec import __version__
+    from kapsec.model.findings import Report
+    from kapsec.rbac.risks import AssessOptions, assess, catalog
+    from kapsec.report import render
+
+    if list_catalog:
+        cat = catalog()
+        if output == "json":
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "id": r.id,
+                            "title": r.title,
+                            "severity": {k: v.label for k, v in r.severity.items()},
+                            "attack": r.attack,
+                            "remediation": r.remediation,
+                            "references": list(r.references),
+                        }
+                        for r in cat.risks
+                    ],
+                    indent=2,
+                )
+            )
+        else:
+            for r in cat.risks:
+                sev = ", ".join(f"{k}: {v.label}" for k, v in r.severity.items())
+                click.echo(f"{r.id}  {r.title}  ({sev})\n    {r.attack}\n")
+        return
+    store = load_store(
+        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
+    )
+    findings = assess(store, AssessOptions(include_defaults, trust_bootstrap_label))
+    report = Report(
+        tool="kapsec",
+        version=__version__,
+        target={"rbac": store.stats(), "sources": list(sources) or ["<cluster>"]},
+        findings=findings,
+    )
+    if output == "text":
+        click.echo(_risks_text(findings), nl=False)
+    else:
+        click.echo(render(report, output), nl=False)
+    click.get_current_context().exit(exit_code_for(report, fail_on))
+
+
+def _risks_text(findings: Sequence[Any]) -> str:
+    if not findings:
+        return "no dangerous grants found\n"
+    out = []
+    for f in findings:
+        where = f.evidence.file or ""
+        if f.evidence.line:
+            where += f":{f.evidence.line}"
+        out.append(f"{f.status.value.upper():4} {f.severity.label:8} {f.id}  {f.title}")
+        out.append(f"     {f.message}")
+        if f.evidence.value:
+            out.append(f"     rule: {f.evidence.value}")
+        if where:
+            out.append(f"     at {where}")
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.status.value] = counts.get(f.status.value, 0) + 1
+    out.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return "\n".join(out) + "\n"
+
+
+# --- matrix -----------------------------------------------------------------------------------
+
+
+@rbac.command("matrix")
+@click.option("--as", "as_user", metavar="USER", help="The user.")
+@click.option(
+    "--as-group", "as_groups", multiple=True, metavar="GROUP", help="A group of the user (repeatable)."
+)
+@click.option("-n", "--namespace", default="", help="Namespace (default: cluster-wide access).")
+@click.option("--exact-groups", is_flag=True, help="Take the groups exactly as given.")
+@click.option(
+    "--verbs",
+    default=",".join(("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")),
+    show_default=True,
+    help="Comma-separated verbs (columns).",
+)
+@click.option("--rbac-only", is_flag=True, help="Do not model the system:masters super-user group.")
+@source_options
+@output_option(OutputFormat.TEXT, OutputFormat.JSON)
+def matrix_cmd(
+    *,
+    as_user: str | None,
+    as_groups: tuple[str, ...],
+    namespace: str,
+    exact_groups: bool,
+    verbs: str,
+    rbac_only: bool,
+    sources: tuple[str, ...],
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    save: str | None,
+    quiet: bool,
+    output: str,
+) -> None:
+    """Resources x verbs a subject may use (like rakkess), decided by the RBAC authorizer.
+
+    Exit codes: 0 done, 2 usage or input error.
+    """
+    from kapsec.rbac.matrix import access_matrix
+
+    if as_user is None and not as_groups:
+        raise UsageError("say who: --as USER and/or --as-group GROUP (repeatable)")
+    user = as_user or ""
+    groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
+    verb_list = tuple(v.strip() for v in verbs.split(",") if v.strip())
+    if not verb_list:
+        raise UsageError("--verbs: give at least one verb")
+    store = load_store(
+        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
+    )
+    m = access_matrix(store, user, groups, namespace, verb_list, masters=not rbac_only)
+    if output == "json":
+        click.echo(json.dumps(m.to_dict(), indent=2))
+        return
+    rows = [("NAME", *(v.upper() for v in m.verbs))]
+    for r in m.rows:
+        rows.append((r.label, *("✔" if c else "✖" for c in r.cells)))
+    click.echo(_table(rows))
+
+
+# --- check-escalation -------------------------------------------------------------------------
+
+
+@rbac.command("check-escalation")
+@click.argument("objects", nargs=-1, required=True, metavar="FILE...")
+@click.option("--as", "as_user", metavar="USER", help="The user who would write the objects.")
+@click.option(
+    "--as-group", "as_groups", multiple=True, metavar="GROUP", help="A group of the user (repeatable)."
+)
+@click.option("--exact-groups", is_flag=True, help="Take the groups exactly as given.")
+@click.option("--rbac-only", is_flag=True, help="Do not model the system:masters super-user group.")
+@source_options
+@output_option(OutputFormat.TEXT, OutputFormat.JSON)
+def check_escalation_cmd(
+    *,
+    objects: tuple[str, ...],
+    as_user: str | None,
+    as_groups: tuple[str, ...],
+    exact_groups: bool,
+    rbac_only: bool,
+    sources: tuple[str, ...],
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    save: str | None,
+    quiet: bool,
+    output: str,
+) -> None:
+    """Would the API server refuse these Roles/ClusterRoles/bindings as privilege escalation?
+
+    \b
+    FILE... holds the objects USER wants to create or update; --from/--cluster is the cluster's
+    current RBAC. For each object: allowed through system:masters, escalate/bind, or because
+    USER already holds every permission (the covers check); otherwise the missing rules, in
+    the API server's words. Exit codes: 0 all allowed, 1 some refused, 2 errors.
+    """
+    from kapsec.rbac.escalation import check_binding_write, check_role_write
+    from kapsec.sources.objects import load_paths
+
+    if as_user is None and not as_groups:
+        raise UsageError("say who writes the objects: --as USER and/or --as-group GROUP")
+    user = as_user or ""
+    groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
+    store = load_store(
+        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
+    )
+    candidates = RbacStore.from_objects(load_paths(objects), aggregate=False)
+    if not quiet:
+        for p in candidates.problems:
+            if "not found" not in p.message:
+                click.echo(f"kapsec: warning: {p}", err=True)
+    results = []
+    for role in [*candidates.cluster_roles.values(), *candidates.roles.values()]:
+        results.append(check_role_write(store, user, groups, role, masters=not rbac_only))
+    for b in [*candidates.cluster_role_bindings, *candidates.role_bindings]:
+        results.append(
+            check_binding_write(store, user, groups, b, masters=not rbac_only, extra_roles=candidates)
+        )
+    if not results:
+        raise InputError("no Role, ClusterRole, RoleBinding or ClusterRoleBinding in " + ", ".join(objects))
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {"user": user, "groups": list(groups), "results": [r.to_dict() for r in results]}, indent=2
+            )
+        )
+    else:
+        lines = []
+        for r in results:
+            lines.append(f"{'allowed' if r.allowed else 'REFUSED'}  {r.object_key}  ({r.path})")
+            lines.extend("    " + line for line in r.message.splitlines())
+            if r.create is not None and not r.create.allowed:
+                lines.append(
+                    "    note: the user may not create this kind of object at all (RBAC has no rule for it)"
+                )
+            lines.extend(f"    note: {n}" for n in r.notes)
+        click.echo("\n".join(lines))
+    click.get_current_context().exit(0 if all(r.allowed for r in results) else 1)

@@ -299,6 +299,7 @@ class Binding:
     subjects: tuple[Subject, ...]
     where: Where = field(default_factory=Where, compare=False)
     annotations: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def key(self) -> str:
@@ -418,7 +419,7 @@ def parse_role(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem
 
 def parse_binding(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem]) -> Binding | None:
     kind = str(obj.get("kind"))
-    name, ns, _labels, annotations = _meta(obj)
+    name, ns, labels, annotations = _meta(obj)
     if not name:
         problems.append(ParseProblem(where, f"{kind} has no metadata.name; skipped"))
         return None
@@ -482,4 +483,4 @@ def parse_binding(obj: Mapping[str, Any], where: Where, problems: list[ParseProb
                 )
             )
         subjects.append(subj)
-    return Binding(kind, name, ns, role_ref, tuple(subjects), where, annotations)
+    return Binding(kind, name, ns, role_ref, tuple(subjects), where, annotations, labels)
