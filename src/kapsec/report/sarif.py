@@ -1,0 +1,130 @@
+"""SARIF 2.1.0 reporter (OASIS Static Analysis Results Interchange Format).
+
+One run; one rule per check id (title, help text from the remediation, default level from the
+severity, GitHub's ``security-severity``); one result per finding with its ``kind`` and ``level``
+(SARIF §3.27.9: only ``kind: fail`` results carry a level other than ``none``), and a physical
+location (file and line) where the finding has evidence, plus the flag as a logical location.
+Validated in tests against the official schema (tests/data/report/sarif-schema-2.1.0.json).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from kapsec.model.findings import Finding, Report, Severity, Status
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+# GitHub code scanning reads properties["security-severity"]: >= 9 critical, 7-8.9 high, 4-6.9 medium.
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+KIND = {Status.FAIL: "fail", Status.WARN: "review", Status.SKIP: "notApplicable", Status.PASS: "pass"}
+
+
+def artifact_uri(path: str) -> str:
+    """A URI reference for a file path: absolute paths become ``file://`` URIs, relative stay relative."""
+    posix = path.replace("\\", "/")
+    if PurePosixPath(posix).is_absolute():
+        return "file://" + quote(posix)
+    return quote(posix)
+
+
+def _rule(f: Finding) -> dict[str, Any]:
+    tags = ["security", "kubernetes"]
+    tags += [f"{k}:{v}" for k, v in f.benchmarks.items()]
+    if f.checklist:
+        tags.append(f"checklist:{f.checklist}")
+    help_text = f.remediation.strip() or f.title
+    props: dict[str, Any] = {
+        "tags": tags,
+        "security-severity": SECURITY_SEVERITY[f.severity],
+        "severity": f.severity.label,
+        "fixSafety": f.fix_safety.value,
+    }
+    if f.benchmarks:
+        props["benchmarks"] = dict(f.benchmarks)
+    rule: dict[str, Any] = {
+        "id": f.id,
+        "name": "".join(w[:1].upper() + w[1:] for w in f.title.replace("-", " ").split() if w.isalnum()),
+        "shortDescription": {"text": f.title},
+        "fullDescription": {"text": f.title},
+        "help": {"text": help_text, "markdown": help_text},
+        "defaultConfiguration": {"level": LEVEL[f.severity]},
+        "properties": props,
+    }
+    if not rule["name"]:
+        del rule["name"]
+    if f.references:
+        rule["helpUri"] = f.references[0]
+    return rule
+
+
+def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+    text = f"{f.title}: {f.message}" if f.message else f.title
+    result: dict[str, Any] = {
+        "ruleId": f.id,
+        "ruleIndex": rule_index,
+        "kind": KIND[f.status],
+        "level": LEVEL[f.severity] if f.status is Status.FAIL else "none",
+        "message": {"text": text},
+    }
+    ev = f.evidence
+    loc: dict[str, Any] = {}
+    if ev.file:
+        physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(ev.file)}}
+        if ev.line is not None and ev.line >= 1:
+            physical["region"] = {"startLine": ev.line}
+        loc["physicalLocation"] = physical
+    if ev.flag:
+        loc["logicalLocations"] = [{"name": ev.flag, "kind": "flag"}]
+    if loc:
+        result["locations"] = [loc]
+    props: dict[str, Any] = {"status": f.status.value, "severity": f.severity.label}
+    evidence = ev.to_dict()
+    if evidence:
+        props["evidence"] = evidence
+    if f.checklist:
+        props["checklist"] = f.checklist
+    result["properties"] = props
+    return result
+
+
+def to_sarif(report: Report) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for f in report.findings:
+        if f.id not in index:
+            index[f.id] = len(rules)
+            rules.append(_rule(f))
+    driver: dict[str, Any] = {
+        "name": report.tool,
+        "version": report.version,
+        "semanticVersion": report.version,
+        "rules": rules,
+    }
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "results": [_result(f, index[f.id]) for f in report.findings],
+        "columnKind": "unicodeCodePoints",
+        "properties": {"target": dict(report.target), "summary": report.summary()},
+    }
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def render(report: Report) -> str:
+    return json.dumps(to_sarif(report), indent=2, ensure_ascii=False) + "\n"
