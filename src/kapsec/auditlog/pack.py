@@ -1,0 +1,605 @@
+"""The detection rule pack: Sigma rules loaded with pySigma, compiled to fast predicates.
+
+Rules are Sigma YAML (``logsource: {product: kubernetes, service: audit}``); field names are audit
+Event paths (see :mod:`kapsec.auditlog.fields`). pySigma parses each rule and its condition;
+kapsec compiles the condition tree to Python closures over the typed event, with Sigma's
+semantics: strings match case-insensitively, ``*``/``?`` wildcards, the ``contains``,
+``startswith``, ``endswith``, ``re``, ``cidr``, ``exists``, ``gt``/``gte``/``lt``/``lte`` modifiers,
+``null``. Evaluation is three-valued: a condition on a request body the audit policy did not log is
+*unknown*, and a rule whose result is unknown is counted as blind for that event, not as a miss.
+
+Each rule also yields byte needles: lower-case strings one of which must appear in the raw line
+for the rule to match. A line holding none of any rule's needles is not decoded at all.
+
+kapsec's own rule attributes (kept by pySigma as custom attributes): ``name`` (the stable rule
+id), ``confidence`` (high/medium/low), ``stage`` (``any`` or the stages it fires on), ``needs``
+(the lowest audit level that lets it fire), ``limits`` (known limits, in words) and ``origin``.
+Event-count correlations (``correlation: {type: event_count}``) count a base rule's matches per
+group within a time span.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kapsec.auditlog import fields
+from kapsec.auditlog.event import AuditEvent
+from kapsec.errors import InputError, ValidationError
+from kapsec.model.findings import Severity
+
+Pred = Callable[[AuditEvent], bool | None]
+
+LEVEL_TO_SEVERITY = {
+    "informational": Severity.INFO,
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+}
+AUDIT_LEVELS = ("Metadata", "Request", "RequestResponse")
+STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
+CONFIDENCES = ("low", "medium", "high")
+_NEEDLE_SPLIT = re.compile(rb'["\\/<>&\x80-\xff]+')
+MIN_NEEDLE = 3
+
+
+@dataclass(frozen=True)
+class Correlation:
+    base: tuple[str, ...]
+    group_by: tuple[str, ...]
+    timespan: float  # seconds
+    threshold: int
+    generate: bool
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    uuid: str
+    title: str
+    description: str
+    severity: Severity
+    level: str
+    confidence: str
+    stages: tuple[str, ...]  # empty: any stage
+    needs: str
+    tags: tuple[str, ...]
+    limits: str
+    falsepositives: tuple[str, ...]
+    references: tuple[str, ...]
+    author: str
+    origin: str
+    path: str
+    predicate: Pred | None
+    needles: tuple[bytes, ...] | None
+    fields: tuple[str, ...]
+    verbs: tuple[str, ...]
+    resources: tuple[tuple[str, str, str], ...]
+    correlation: Correlation | None = None
+
+    @property
+    def mitre(self) -> tuple[str, ...]:
+        """ATT&CK technique ids (T1609, T1552.007) from the ``attack.tNNNN`` tags."""
+        return tuple(
+            t.split(".", 1)[1].upper() for t in self.tags if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t)
+        )
+
+    @property
+    def tactics(self) -> tuple[str, ...]:
+        return tuple(
+            t.split(".", 1)[1]
+            for t in self.tags
+            if t.startswith("attack.") and not re.fullmatch(r"attack\.[tsg]\d+.*", t)
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+def _as_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"), sort_keys=True)
+    return str(v)
+
+
+def _string_matcher(s: Any) -> Callable[[Any], bool]:
+    from sigma.types import SpecialChars
+
+    parts = s.s
+    plain = [p for p in parts if isinstance(p, str)]
+    specials = [p for p in parts if not isinstance(p, str)]
+    if not specials:
+        want = "".join(plain).lower()
+        return lambda v: _as_text(v).lower() == want
+    multi = SpecialChars.WILDCARD_MULTI
+    if all(p is multi for p in specials):
+        if len(parts) == 1:
+            return lambda v: True
+        if len(parts) == 2 and parts[1] is multi:
+            pre = parts[0].lower()
+            return lambda v: _as_text(v).lower().startswith(pre)
+        if len(parts) == 2 and parts[0] is multi:
+            suf = parts[1].lower()
+            return lambda v: _as_text(v).lower().endswith(suf)
+        if len(parts) == 3 and parts[0] is multi and parts[2] is multi and isinstance(parts[1], str):
+            mid = parts[1].lower()
+            return lambda v: mid in _as_text(v).lower()
+    pattern = "".join(re.escape(p) if isinstance(p, str) else (".*" if p is multi else ".") for p in parts)
+    rx = re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    return lambda v: rx.fullmatch(_as_text(v)) is not None
+
+
+def _value_matcher(
+    value: Any, where: str, where_field: str = ""
+) -> tuple[Callable[[list[Any]], bool], tuple[bytes, ...] | None]:
+    """A test over a field's values, and the needles it implies."""
+    from sigma.types import (
+        SigmaBool,
+        SigmaCIDRExpression,
+        SigmaCompareExpression,
+        SigmaExists,
+        SigmaNull,
+        SigmaNumber,
+        SigmaRegularExpression,
+        SigmaString,
+    )
+
+    if isinstance(value, SigmaString):
+        m = _string_matcher(value)
+        pieces = [p for p in value.s if isinstance(p, str)]
+        return (lambda vs: any(m(v) for v in vs)), _needle(
+            "".join(pieces) if len(pieces) == 1 else max(pieces, key=len, default="")
+        )
+    if isinstance(value, SigmaNumber):
+        n = value.number
+
+        def num(vs: list[Any]) -> bool:
+            for v in vs:
+                if isinstance(v, bool):
+                    continue
+                if isinstance(v, (int, float)) and v == n:
+                    return True
+                if isinstance(v, str) and v.strip() == str(n):
+                    return True
+            return False
+
+        return num, _needle(str(n))
+    if isinstance(value, SigmaBool):
+        b = value.boolean
+        return (
+            lambda vs: any(v is b or (isinstance(v, str) and v.lower() == str(b).lower()) for v in vs)
+        ), _needle("true" if b else "false")
+    if isinstance(value, SigmaNull):
+        return (lambda vs: not vs), None
+    if isinstance(value, SigmaExists):
+        want = value.exists
+        # A field that exists has its key in the raw JSON: the key's last part is a needle.
+        key = (
+            where_field.rsplit(".", 1)[-1] if not where_field.startswith("annotations.") else where_field[12:]
+        )
+        return (lambda vs: bool(vs) == want), (_needle(key) if want else None)
+    if isinstance(value, SigmaRegularExpression):
+        flags = re.IGNORECASE if any("i" in str(f).lower() for f in value.flags) else 0
+        try:
+            rx = re.compile(
+                value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp), flags
+            )
+        except re.error as exc:
+            raise ValidationError(f"bad regular expression: {exc}", file=where) from exc
+        return (lambda vs: any(rx.search(_as_text(v)) for v in vs)), None
+    if isinstance(value, SigmaCIDRExpression):
+        net = value.network
+
+        def cidr(vs: list[Any]) -> bool:
+            for v in vs:
+                try:
+                    if ipaddress.ip_address(str(v)) in net:
+                        return True
+                except ValueError:
+                    continue
+            return False
+
+        return cidr, None
+    if isinstance(value, SigmaCompareExpression):
+        op = value.op
+        ref = value.number.number
+        cmp = {
+            SigmaCompareExpression.CompareOperators.LT: lambda a: a < ref,
+            SigmaCompareExpression.CompareOperators.LTE: lambda a: a <= ref,
+            SigmaCompareExpression.CompareOperators.GT: lambda a: a > ref,
+            SigmaCompareExpression.CompareOperators.GTE: lambda a: a >= ref,
+        }[op]
+        return (
+            lambda vs: any(isinstance(v, (int, float)) and not isinstance(v, bool) and cmp(v) for v in vs)
+        ), None
+    raise ValidationError(f"unsupported Sigma value {type(value).__name__}", file=where)
+
+
+def _needle(text: str) -> tuple[bytes, ...] | None:
+    pieces = [p for p in _NEEDLE_SPLIT.split(text.lower().encode("utf-8")) if p]
+    best = max(pieces, key=len, default=b"")
+    return (best,) if len(best) >= MIN_NEEDLE else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Condition trees
+
+
+@dataclass
+class _Compiled:
+    pred: Pred
+    needles: tuple[bytes, ...] | None
+    body: bool  # touches requestObject/responseObject
+
+
+def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: bool = False) -> _Compiled:
+    from sigma.conditions import (
+        ConditionAND,
+        ConditionFieldEqualsValueExpression,
+        ConditionNOT,
+        ConditionOR,
+        ConditionValueExpression,
+    )
+
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        name = node.field
+        try:
+            get = fields.getter(name)
+        except ValueError as exc:
+            raise ValidationError(str(exc), file=where, field=name) from None
+        test, needles = _value_matcher(node.value, where, name)
+        used.append((name, node.value, negated))
+
+        def leaf(e: AuditEvent) -> bool | None:
+            vs = get(e)
+            if vs is None:
+                return None
+            return test(vs)
+
+        body = fields.is_body_field(name)
+        return _Compiled(leaf, needles, body)
+    if isinstance(node, ConditionValueExpression):
+        raise ValidationError(
+            "keyword (field-less) searches are not supported: name an audit event field", file=where
+        )
+    if isinstance(node, ConditionNOT):
+        inner = _compile(node.args[0], where, used, not negated)
+        ip = inner.pred
+
+        def not_(e: AuditEvent) -> bool | None:
+            r = ip(e)
+            return None if r is None else not r
+
+        return _Compiled(not_, None, inner.body)
+    if isinstance(node, (ConditionAND, ConditionOR)):
+        kids = [_compile(a, where, used, negated) for a in node.args]
+        preds = [k.pred for k in kids]
+        body = any(k.body for k in kids)
+        if isinstance(node, ConditionAND):
+            # Non-body tests first: they are cheaper and decide most events.
+            order = sorted(range(len(kids)), key=lambda i: kids[i].body)
+            preds = [preds[i] for i in order]
+
+            def and_(e: AuditEvent) -> bool | None:
+                unknown = False
+                for p in preds:
+                    r = p(e)
+                    if r is False:
+                        return False
+                    if r is None:
+                        unknown = True
+                return None if unknown else True
+
+            candidates = [k for k in kids if k.needles is not None]
+            needles = None
+            if candidates:
+                best = min(candidates, key=lambda k: (k.body, -min(len(n) for n in k.needles or (b"",))))
+                needles = best.needles
+            return _Compiled(and_, needles, body)
+
+        def or_(e: AuditEvent) -> bool | None:
+            unknown = False
+            for p in preds:
+                r = p(e)
+                if r is True:
+                    return True
+                if r is None:
+                    unknown = True
+            return None if unknown else False
+
+        if all(k.needles is not None for k in kids):
+            merged: list[bytes] = []
+            for k in kids:
+                for n in k.needles or ():
+                    if n not in merged:
+                        merged.append(n)
+            return _Compiled(or_, tuple(merged), body)
+        return _Compiled(or_, None, body)
+    raise ValidationError(f"unsupported condition {type(node).__name__}", file=where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _attr(rule: Any, key: str, default: Any = None) -> Any:
+    return (rule.custom_attributes or {}).get(key, default)
+
+
+def _derive_scope(
+    used: list[tuple[str, Any, bool]],
+) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+    from sigma.types import SigmaString
+
+    def vals(name: str) -> list[str]:
+        out: list[str] = []
+        for f, v, neg in used:
+            if f == name and not neg and isinstance(v, SigmaString) and not v.contains_special():
+                s = str(v)
+                if s not in out:
+                    out.append(s)
+        return out
+
+    verbs = tuple(vals("verb"))
+    res = vals("objectRef.resource")
+    subs = vals("objectRef.subresource") or [""]
+    groups = vals("objectRef.apiGroup") or [""]
+    resources_ = tuple((g, r, s) for g in groups for r in res for s in subs)
+    return verbs, resources_
+
+
+def _compile_rule(sr: Any, where: str) -> Rule:
+    from sigma.rule import SigmaRule
+
+    assert isinstance(sr, SigmaRule)
+    name = sr.name or (str(sr.id) if sr.id else "")
+    if not name:
+        raise ValidationError("a rule needs a 'name' (its stable kapsec id) or an 'id'", file=where)
+    level = sr.level.name.lower() if sr.level else "medium"
+    if level not in LEVEL_TO_SEVERITY:
+        raise ValidationError(f"unknown level {level!r}", file=where, field="level")
+    conf = str(_attr(sr, "confidence", "medium"))
+    if conf not in CONFIDENCES:
+        raise ValidationError(
+            f"confidence must be one of {', '.join(CONFIDENCES)}", file=where, field="confidence"
+        )
+    stage_raw = _attr(sr, "stage", "any")
+    stages: tuple[str, ...] = ()
+    if stage_raw != "any":
+        stages = tuple([stage_raw] if isinstance(stage_raw, str) else stage_raw)
+        bad = [s for s in stages if s not in STAGES]
+        if bad:
+            raise ValidationError(
+                f"unknown stage(s) {bad}; expected 'any' or {', '.join(STAGES)}", file=where, field="stage"
+            )
+    used: list[tuple[str, Any, bool]] = []
+    conds = sr.detection.parsed_condition
+    comps = [_compile(c.parse(), where, used) for c in conds]
+    if len(comps) == 1:
+        pred = comps[0].pred
+        needles = comps[0].needles
+        body = comps[0].body
+    else:
+        preds = [c.pred for c in comps]
+
+        def pred(e: AuditEvent) -> bool | None:
+            unknown = False
+            for p in preds:
+                r = p(e)
+                if r is True:
+                    return True
+                if r is None:
+                    unknown = True
+            return None if unknown else False
+
+        needles = (
+            None
+            if any(c.needles is None for c in comps)
+            else tuple(n for c in comps for n in c.needles or ())
+        )
+        body = any(c.body for c in comps)
+    needs = str(_attr(sr, "needs", "Request" if body else "Metadata"))
+    if needs not in AUDIT_LEVELS:
+        raise ValidationError(f"needs must be one of {', '.join(AUDIT_LEVELS)}", file=where, field="needs")
+    verbs, res = _derive_scope(used)
+    return Rule(
+        id=name,
+        uuid=str(sr.id) if sr.id else "",
+        title=sr.title,
+        description=(sr.description or "").strip(),
+        severity=LEVEL_TO_SEVERITY[level],
+        level=level,
+        confidence=conf,
+        stages=stages,
+        needs=needs,
+        tags=tuple(f"{t.namespace}.{t.name}" for t in sr.tags),
+        limits=str(_attr(sr, "limits", "")).strip(),
+        falsepositives=tuple(str(x) for x in (sr.falsepositives or [])),
+        references=tuple(str(x) for x in (sr.references or [])),
+        author=str(sr.author or ""),
+        origin=str(_attr(sr, "origin", "kapsec")),
+        path=where,
+        predicate=pred,
+        needles=needles,
+        fields=tuple(dict.fromkeys(f for f, _, _ in used)),
+        verbs=verbs,
+        resources=res,
+    )
+
+
+def _compile_correlation(sc: Any, where: str) -> Rule:
+    ctype = str(getattr(sc.type, "name", sc.type)).lower()
+    if ctype != "event_count":
+        raise ValidationError(f"correlation type {ctype!r} is not supported (only event_count)", file=where)
+    cond = sc.condition
+    op = str(getattr(cond.op, "name", cond.op)).lower()
+    if op not in ("gte", "gt"):
+        raise ValidationError("an event_count correlation needs a 'gte' or 'gt' condition", file=where)
+    threshold = int(cond.count) + (1 if op == "gt" else 0)
+    base = tuple(str(r.reference) for r in sc.rules)
+    name = sc.name or str(sc.id)
+    level = sc.level.name.lower() if sc.level else "medium"
+    return Rule(
+        id=name,
+        uuid=str(sc.id) if sc.id else "",
+        title=sc.title,
+        description=(sc.description or "").strip(),
+        severity=LEVEL_TO_SEVERITY.get(level, Severity.MEDIUM),
+        level=level,
+        confidence=str(_attr(sc, "confidence", "medium")),
+        stages=(),
+        needs=str(_attr(sc, "needs", "Metadata")),
+        tags=tuple(f"{t.namespace}.{t.name}" for t in sc.tags),
+        limits=str(_attr(sc, "limits", "")).strip(),
+        falsepositives=tuple(str(x) for x in (sc.falsepositives or [])),
+        references=tuple(str(x) for x in (sc.references or [])),
+        author=str(sc.author or ""),
+        origin=str(_attr(sc, "origin", "kapsec")),
+        path=where,
+        predicate=None,
+        needles=None,
+        fields=tuple(sc.group_by or ()),
+        verbs=(),
+        resources=(),
+        correlation=Correlation(
+            base=base,
+            group_by=tuple(sc.group_by or ()),
+            timespan=float(sc.timespan.seconds),
+            threshold=threshold,
+            generate=bool(getattr(sc, "generate", False)),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RulePack:
+    rules: tuple[Rule, ...]
+    sources: tuple[str, ...]
+    collections: tuple[Any, ...] = ()  # the pySigma collections, for the export backends
+
+    def sigma_collection(self) -> Any:
+        """One pySigma collection of the selected rules, references resolved (for backends)."""
+        from sigma.collection import SigmaCollection
+
+        merged = SigmaCollection.merge(list(self.collections))
+        keep = {r.id for r in self.rules}
+        merged.rules = [r for r in merged.rules if (r.name or str(r.id)) in keep]
+        return merged
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        return None
+
+    @property
+    def needles(self) -> tuple[bytes, ...] | None:
+        """Needles for the whole pack, or None when some rule cannot be pre-filtered."""
+        out: list[bytes] = []
+        for r in self.rules:
+            if r.correlation is not None:
+                continue
+            if r.needles is None:
+                return None
+            out.extend(n for n in r.needles if n not in out)
+        return tuple(out)
+
+
+def builtin_rule_files() -> list[tuple[str, str]]:
+    """(name, text) of every shipped rule file, sorted by name."""
+    root = resources.files("kapsec.auditlog").joinpath("rules")
+    out = []
+    for entry in root.iterdir():
+        if entry.name.endswith((".yml", ".yaml")):
+            out.append((f"rules/{entry.name}", entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def _rule_files(dirs: Sequence[str]) -> list[tuple[str, str]]:
+    out = []
+    for d in dirs:
+        p = Path(d)
+        if p.is_file():
+            files = [p]
+        elif p.is_dir():
+            files = sorted(x for x in p.rglob("*") if x.suffix in (".yml", ".yaml") and x.is_file())
+        else:
+            raise InputError("no such rule file or directory", file=d)
+        for f in files:
+            try:
+                out.append((str(f), f.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(f"cannot read rule file: {exc}", file=str(f)) from exc
+    return out
+
+
+def load_pack(extra_dirs: Sequence[str] = (), *, builtin: bool = True, only: Iterable[str] = ()) -> RulePack:
+    """Load the shipped rules (and rule files or directories given), validating every rule.
+
+    Raises :class:`ValidationError` naming the file for a rule pySigma rejects, an unknown field,
+    a duplicate rule id, an unsupported construct or a correlation naming an unknown rule.
+    """
+    from sigma.collection import SigmaCollection
+    from sigma.correlations import SigmaCorrelationRule
+    from sigma.exceptions import SigmaError
+    from sigma.rule import SigmaRule
+
+    files = (builtin_rule_files() if builtin else []) + _rule_files(extra_dirs)
+    rules: list[Rule] = []
+    colls: list[Any] = []
+    seen: dict[str, str] = {}
+    for where, text in files:
+        try:
+            coll = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
+        except SigmaError as exc:
+            raise ValidationError(f"not a valid Sigma rule: {exc}", file=where) from exc
+        except Exception as exc:  # pySigma raises YAML and type errors for malformed files
+            raise ValidationError(f"not a valid Sigma rule file: {exc}", file=where) from exc
+        colls.append(coll)
+        for item in coll.rules:
+            if getattr(item, "errors", None):
+                raise ValidationError(f"not a valid Sigma rule: {item.errors[0]}", file=where)
+            if isinstance(item, SigmaCorrelationRule):
+                rule = _compile_correlation(item, where)
+            elif isinstance(item, SigmaRule):
+                ls = item.logsource
+                if (ls.product or "kubernetes") != "kubernetes" or (ls.service or "audit") != "audit":
+                    raise ValidationError(
+                        "logsource must be product: kubernetes, service: audit", file=where, field="logsource"
+                    )
+                rule = _compile_rule(item, where)
+            else:
+                continue
+            if rule.id in seen:
+                raise ValidationError(f"duplicate rule id {rule.id!r} (also in {seen[rule.id]})", file=where)
+            seen[rule.id] = where
+            rules.append(rule)
+    ids = {r.id for r in rules}
+    for r in rules:
+        if r.correlation is not None:
+            missing = [b for b in r.correlation.base if b not in ids]
+            if missing:
+                raise ValidationError(f"correlation names unknown rule(s) {missing}", file=r.path)
+    wanted = set(only)
+    if wanted:
+        unknown = wanted - ids
+        if unknown:
+            raise ValidationError(f"unknown rule id(s): {', '.join(sorted(unknown))}")
+        keep = set(wanted)
+        for r in rules:
+            if r.id in wanted and r.correlation is not None:
+                keep.update(r.correlation.base)
+        rules = [r for r in rules if r.id in keep]
+    return RulePack(tuple(rules), tuple(w for w, _ in files), tuple(colls))
