@@ -446,3 +446,34 @@ def test_label_error_text() -> None:
 def test_invalid_versions(text: str) -> None:
     with pytest.raises(ValueError, match=re.escape('must be "latest" or "v1.x"')):
         Version.parse(text)
+
+
+def test_host_network_pods_get_host_ports_from_container_ports() -> None:
+    # SetDefaults_Pod copies containerPort to hostPort for hostNetwork pods (not for templates,
+    # and not for ephemeral containers), so the real API server also reports hostPort.
+    spec = {
+        "hostNetwork": True,
+        "containers": [{"name": "exporter", "image": "x", "ports": [{"containerPort": 9100}]}],
+    }
+    assert message(pod(spec)) == (
+        'violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), '
+        'hostPort (container "exporter" uses hostPort 9100)'
+    )
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": spec}}}
+    assert message(deployment) == 'violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)'
+
+
+def test_host_ports_sorted_as_strings() -> None:
+    spec = {
+        "containers": [
+            {
+                "name": "a",
+                "image": "x",
+                "ports": [{"containerPort": 1, "hostPort": 9000}, {"containerPort": 2, "hostPort": 10000}],
+            },
+            {"name": "b", "image": "x", "ports": [{"containerPort": 3, "hostPort": 9000}]},
+        ]
+    }
+    assert message(pod(spec)) == (
+        'violates PodSecurity "baseline:latest": hostPort (containers "a", "b" use hostPorts 10000, 9000)'
+    )

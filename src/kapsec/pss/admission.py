@@ -93,6 +93,8 @@ def _validate_names(
         if not isinstance(raw, str):
             raise ValidationError("must be a string", file=source, field=f"{path}[{i}]")
         problem = check(raw)
+        if problem == "Required value":
+            raise ValidationError(problem, file=source, field=f"{path}[{i}]")
         if problem:
             raise ValidationError(f'Invalid value: "{raw}": {problem}', file=source, field=f"{path}[{i}]")
         if raw in seen:

@@ -37,6 +37,7 @@ class Container:
     name: str
     spec: Obj
     sc: Obj | None  # the container's securityContext, None when unset
+    ephemeral: bool = False
 
 
 @dataclass(slots=True)
@@ -49,10 +50,12 @@ class PodView:
     containers: list[Container]
     windows: bool
     user_namespace: bool
+    # Pods (not templates) with hostNetwork get hostPort = containerPort by API defaulting
+    host_network_ports: bool = False
     cache: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_parts(cls, metadata: Any, spec: Any) -> PodView:
+    def from_parts(cls, metadata: Any, spec: Any, *, is_pod: bool = False) -> PodView:
         meta = _map(metadata)
         spec_m = _map(spec)
         containers: list[Container] = []
@@ -62,7 +65,12 @@ class PodView:
                     continue
                 sc = c.get("securityContext")
                 containers.append(
-                    Container(str(c.get("name", "")), c, sc if isinstance(sc, Mapping) else None)
+                    Container(
+                        str(c.get("name", "")),
+                        c,
+                        sc if isinstance(sc, Mapping) else None,
+                        key == "ephemeralContainers",
+                    )
                 )
         psc = spec_m.get("securityContext")
         os_name = _map(spec_m.get("os")).get("name")
@@ -73,6 +81,7 @@ class PodView:
             containers=containers,
             windows=os_name == "windows",
             user_namespace=spec_m.get("hostUsers") is False,
+            host_network_ports=is_pod and spec_m.get("hostNetwork") is True,
         )
 
 
@@ -237,6 +246,8 @@ def host_ports_1_0(p: PodView) -> Result | None:
         found = False
         for port in _list(c.spec.get("ports")):
             hp = _map(port).get("hostPort")
+            if hp in (None, 0) and p.host_network_ports and not c.ephemeral:
+                hp = _map(port).get("containerPort")  # SetDefaults_Pod: defaultHostNetworkPorts
             if hp not in (None, 0):
                 found = True
                 ports.add(_str(hp))

@@ -113,6 +113,13 @@ class Evaluation:
             return ""
         return f'violates PodSecurity "{self.level_version}": {self.details}'
 
+    def denial(self, resource: str = "pods", name: str | None = None) -> str:
+        """The enforce denial as the API server words it (empty when allowed)."""
+        if self.allowed:
+            return ""
+        target = f'{resource} "{name}"' if name else resource
+        return f"{target} is forbidden: {self.message}"
+
     @property
     def warning(self) -> str:
         if self.allowed:
@@ -142,7 +149,7 @@ def view_of(obj: Mapping[str, Any]) -> PodView | None:
     parts = pod_template(obj)
     if parts is None:
         return None
-    return PodView.from_parts(*parts)
+    return PodView.from_parts(*parts, is_pod=obj.get("kind") == "Pod")
 
 
 def evaluate(obj: Mapping[str, Any], level: Level, version: Version) -> Evaluation | None:

@@ -163,7 +163,7 @@ def simulate(
         for item, where in carriers.get(ns, []):
             parts = pod_template(item)
             assert parts is not None
-            view = PodView.from_parts(*parts)
+            view = PodView.from_parts(*parts, is_pod=item.get("kind") == "Pod")
             runtime_class = view.spec.get("runtimeClassName")
             results = {
                 "current": evaluate_view(view, policy.enforce.level, policy.enforce.version),

@@ -1,0 +1,406 @@
+"""``kapsec pss``: Pod Security Standards check, rollout simulation, admission config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kapsec.cli.snapshot import input_options, load_inputs, report_problems
+from kapsec.errors import InputError
+
+LEVELS = ["privileged", "baseline", "restricted"]
+
+
+def _version(value: str) -> Any:
+    from kapsec.pss.api import Version
+
+    try:
+        return Version.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: {exc}") from None
+
+
+@click.group("pss")
+def pss() -> None:
+    """Pod Security Standards: evaluate pods and workloads exactly as the PodSecurity admission
+    does, simulate a rollout per namespace, and write the admission configuration."""
+
+
+@pss.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--level", type=click.Choice(LEVELS), required=True, help="Pod Security level.")
+@click.option(
+    "--version",
+    "version_text",
+    default="latest",
+    show_default=True,
+    metavar="V",
+    help='Policy version: "latest" or v1.N (v1.0 ... v1.37; newer means the newest rules).',
+)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check(files: tuple[str, ...], level: str, version_text: str, output: str) -> None:
+    """Evaluate every Pod and pod-template workload in FILES (Deployment, StatefulSet, DaemonSet,
+    ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) at one level and version.
+
+    Messages are the admission plugin's own. Enforce never blocks a workload object itself,
+    only the pods its controller creates; the result is the same either way.
+
+    \b
+    Exit codes: 0 every object allowed; 1 at least one would be refused;
+                2 input problems (unreadable file, bad YAML) or nothing to check.
+    """
+    from kapsec.pss.api import Level
+    from kapsec.pss.evaluate import evaluate, is_pod_carrier
+    from kapsec.pss.simulate import object_ref
+    from kapsec.sources.objects import load_paths
+
+    version = _version(version_text)
+    loaded = load_paths(files)
+    report_problems(loaded)
+    rows: list[dict[str, Any]] = []
+    for obj, where in loaded.objects:
+        if not is_pod_carrier(obj):
+            continue
+        result = evaluate(obj, Level(level), version)
+        if result is None:
+            click.echo(f"kapsec: warning: {where}: {object_ref(obj)} has no pod template; skipped", err=True)
+            continue
+        rows.append(
+            {
+                "object": object_ref(obj),
+                "file": str(where),
+                "allowed": result.allowed,
+                "violations": [v.to_dict() for v in result.violations],
+                "_message": result.message,
+            }
+        )
+    if output == "json":
+        click.echo(json.dumps([{k: v for k, v in r.items() if k != "_message"} for r in rows], indent=2))
+    else:
+        for r in rows:
+            status = "allowed" if r["allowed"] else "DENIED "
+            click.echo(f"{status}  {r['object']}  ({r['file']})")
+            if not r["allowed"]:
+                click.echo(f"  {r['_message']}")
+        denied = sum(not r["allowed"] for r in rows)
+        click.echo(
+            f"{len(rows)} object{'s' if len(rows) != 1 else ''} at {level}:{version}: "
+            f"{len(rows) - denied} allowed, {denied} denied"
+        )
+    if loaded.problems:
+        raise click.exceptions.Exit(2)
+    if not rows:
+        click.echo("kapsec: error: no Pods or pod-template workloads found in the input", err=True)
+        raise click.exceptions.Exit(2)
+    raise click.exceptions.Exit(1 if any(not r["allowed"] for r in rows) else 0)
+
+
+@pss.command("simulate")
+@input_options("Namespaces, Pods and workloads")
+@click.option(
+    "--admission-config",
+    metavar="FILE",
+    help="The API server's --admission-control-config-file, for its PodSecurity defaults and exemptions "
+    "(default: none, i.e. privileged everywhere and no exemptions).",
+)
+@click.option(
+    "--version",
+    "version_text",
+    default="latest",
+    show_default=True,
+    metavar="V",
+    help="Policy version to simulate and to pin in the label commands.",
+)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def simulate_cmd(
+    *,
+    sources: tuple[str, ...],
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    admission_config: str | None,
+    version_text: str,
+    output: str,
+) -> None:
+    """For every namespace, which existing pods and workloads enforce=baseline and
+    enforce=restricted would refuse, given its labels, the admission config's defaults and
+    exemptions; prints the `kubectl label` commands for the strictest level that breaks nothing.
+
+    \b
+    Exit codes: 0 done (this command only reports); 2 input problems.
+    """
+    from kapsec.pss.admission import load_admission_config
+    from kapsec.pss.simulate import simulate
+
+    version = _version(version_text)
+    config = None
+    if admission_config:
+        loaded_config = load_admission_config(admission_config)
+        config = loaded_config.pod_security
+        if config is None:
+            click.echo(
+                f"kapsec: note: {admission_config} has no PodSecurity entry: defaults are privileged:latest",
+                err=True,
+            )
+    loaded = load_inputs(sources, cluster=cluster, kubeconfig=kubeconfig, context=context)
+    report_problems(loaded)
+    results = simulate(loaded, config, version)
+    if output == "json":
+        click.echo(json.dumps([_ns_json(r) for r in results], indent=2))
+    else:
+        _print_simulation(results)
+    raise click.exceptions.Exit(2 if loaded.problems else 0)
+
+
+def _ns_json(r: Any) -> dict[str, Any]:
+    def objs(key: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "object": o.ref,
+                "file": str(o.where),
+                "violations": [v.to_dict() for v in o.results[key].violations],
+            }
+            for o in r.refused(key)
+        ]
+
+    return {
+        "namespace": r.namespace,
+        "exempt": r.exempt,
+        "labels": {k: v for k, v in r.labels.items() if k.startswith("pod-security.kubernetes.io/")},
+        "labelErrors": list(r.label_errors),
+        "policy": {
+            "enforce": str(r.policy.enforce),
+            "audit": str(r.policy.audit),
+            "warn": str(r.policy.warn),
+        },
+        "objects": len(r.objects),
+        "runtimeClassExempt": [o.ref for o in r.objects if o.exempt_runtime_class],
+        "refused": {
+            "current": objs("current"),
+            "baseline": objs("baseline"),
+            "restricted": objs("restricted"),
+        },
+        "recommended": r.recommended.value if r.recommended is not None else None,
+        "alreadyEnforced": r.already_enforced,
+        "command": r.label_command(),
+        "dryRunWarnings": {k: list(v) for k, v in r.existing_pod_warnings.items()},
+    }
+
+
+def _print_simulation(results: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=True, highlight=False)
+    table = Table(title="Pod Security rollout", show_lines=False)
+    for col in (
+        "namespace",
+        "enforce now",
+        "objects",
+        "refused now",
+        "refused baseline",
+        "refused restricted",
+        "verdict",
+    ):
+        table.add_column(col)
+    for r in results:
+        if r.exempt:
+            verdict = "exempt (admission config)"
+        elif r.recommended is None or r.recommended.value == "privileged":
+            verdict = "needs fixes before baseline"
+        elif r.already_enforced:
+            verdict = f"ok: already enforces {r.policy.enforce.level.value}"
+        else:
+            verdict = f"can enforce {r.recommended.value}"
+        table.add_row(
+            r.namespace,
+            str(r.policy.enforce),
+            str(len(r.objects)),
+            str(len(r.refused("current"))),
+            str(len(r.refused("baseline"))),
+            str(len(r.refused("restricted"))),
+            verdict,
+        )
+    console.print(table)
+    for r in results:
+        for err in r.label_errors:
+            click.echo(f"namespace {r.namespace}: invalid label: {err}")
+        for key in ("baseline", "restricted"):
+            refused = r.refused(key)
+            if refused and not r.exempt:
+                click.echo(f"\n{r.namespace}: refused at {key}:{r.version}:")
+                for o in refused:
+                    click.echo(f"  {o.ref} ({o.where}): {o.results[key].details}")
+    commands = [c for c in (r.label_command() for r in results) if c]
+    click.echo("\n# Labels that break nothing (enforce the strictest level every existing pod passes):")
+    if commands:
+        for c in commands:
+            click.echo(c)
+    else:
+        click.echo("# (none to change)")
+
+
+@pss.command("config")
+@click.option("--enforce", default="baseline", show_default=True, type=click.Choice(LEVELS))
+@click.option("--enforce-version", default="latest", show_default=True, metavar="V")
+@click.option("--audit", default="restricted", show_default=True, type=click.Choice(LEVELS))
+@click.option("--audit-version", default="latest", show_default=True, metavar="V")
+@click.option("--warn", default="restricted", show_default=True, type=click.Choice(LEVELS))
+@click.option("--warn-version", default="latest", show_default=True, metavar="V")
+@click.option(
+    "--exempt-namespace",
+    "exempt_namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Exempt namespace (repeatable; default: kube-system). Pass --exempt-namespace '' for none.",
+)
+@click.option(
+    "--exempt-user", "exempt_users", multiple=True, metavar="USER", help="Exempt username (repeatable)."
+)
+@click.option(
+    "--exempt-runtime-class",
+    "exempt_runtime_classes",
+    multiple=True,
+    metavar="NAME",
+    help="Exempt RuntimeClass.",
+)
+@click.option(
+    "--api-version",
+    type=click.Choice(["v1", "v1beta1"]),
+    default="v1",
+    show_default=True,
+    help="PodSecurityConfiguration version (v1 needs Kubernetes 1.25+, v1beta1 works on 1.23+).",
+)
+@click.option(
+    "--pod-security-file",
+    metavar="PATH",
+    help="Write the PodSecurityConfiguration to PATH and reference it by `path:` (default: inline).",
+)
+@click.option(
+    "--write", "write_to", metavar="FILE", help="Write the AdmissionConfiguration to FILE instead of stdout."
+)
+@click.option(
+    "--lint",
+    "lint_file",
+    metavar="FILE",
+    help="Instead of generating, validate an existing AdmissionConfiguration as the API server would.",
+)
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def config_cmd(
+    *,
+    enforce: str,
+    enforce_version: str,
+    audit: str,
+    audit_version: str,
+    warn: str,
+    warn_version: str,
+    exempt_namespaces: tuple[str, ...],
+    exempt_users: tuple[str, ...],
+    exempt_runtime_classes: tuple[str, ...],
+    api_version: str,
+    pod_security_file: str | None,
+    write_to: str | None,
+    lint_file: str | None,
+    output: str,
+) -> None:
+    """Write the AdmissionConfiguration for kube-apiserver's --admission-control-config-file with
+    the PodSecurity defaults and exemptions, validated with the API server's rules; or, with
+    --lint FILE, validate an existing one.
+
+    \b
+    Exit codes: 0 written / valid; 2 invalid value or file (the message is the API server's).
+    """
+    from kapsec.pss.admission import (
+        PSA_GROUP,
+        generate_admission_config,
+        generate_admission_config_files,
+        load_admission_config,
+        parse_pod_security_config,
+    )
+
+    if lint_file:
+        cfg = load_admission_config(lint_file)
+        ps = cfg.pod_security
+        info: dict[str, Any] = {"file": lint_file, "valid": True, "plugins": sorted(cfg.plugins)}
+        if ps is not None:
+            info["podSecurity"] = {
+                "apiVersion": ps.api_version,
+                "defaults": {
+                    "enforce": str(ps.defaults.enforce),
+                    "audit": str(ps.defaults.audit),
+                    "warn": str(ps.defaults.warn),
+                },
+                "exemptions": {
+                    "usernames": list(ps.exemptions.usernames),
+                    "namespaces": list(ps.exemptions.namespaces),
+                    "runtimeClasses": list(ps.exemptions.runtime_classes),
+                },
+                "warnings": ps.warnings(),
+            }
+        if output == "json":
+            click.echo(json.dumps(info, indent=2))
+        else:
+            click.echo(
+                f"{lint_file}: valid AdmissionConfiguration (plugins: {', '.join(info['plugins']) or 'none'})"
+            )
+            if ps is None:
+                click.echo("  no PodSecurity entry: the plugin uses privileged:latest for every mode")
+            else:
+                d = info["podSecurity"]["defaults"]
+                click.echo(
+                    f"  PodSecurity defaults: enforce={d['enforce']} audit={d['audit']} warn={d['warn']}"
+                )
+                for w in ps.warnings():
+                    click.echo(f"  warning: {w}")
+        return
+
+    namespaces = [n for n in exempt_namespaces if n] if exempt_namespaces else ["kube-system"]
+    options: dict[str, Any] = {
+        "enforce": enforce,
+        "enforce_version": enforce_version,
+        "audit": audit,
+        "audit_version": audit_version,
+        "warn": warn,
+        "warn_version": warn_version,
+        "exempt_namespaces": namespaces,
+        "exempt_usernames": list(exempt_users),
+        "exempt_runtime_classes": list(exempt_runtime_classes),
+        "api_version": f"{PSA_GROUP}/{api_version}",
+    }
+    if pod_security_file:
+        admission_text, psa_text = generate_admission_config_files(pod_security_file, **options)
+        _write(pod_security_file, psa_text)
+        click.echo(f"kapsec: wrote the PodSecurityConfiguration to {pod_security_file}", err=True)
+    else:
+        admission_text = generate_admission_config(**options)
+    for w in parse_pod_security_config(
+        _yaml_psa(admission_text, psa_text if pod_security_file else None), "generated"
+    ).warnings():
+        click.echo(f"kapsec: warning: {w}", err=True)
+    if output == "json":
+        import yaml
+
+        admission_text = json.dumps(yaml.safe_load(admission_text), indent=2) + "\n"
+    if write_to:
+        _write(write_to, admission_text)
+        click.echo(f"kapsec: wrote the AdmissionConfiguration to {write_to}", err=True)
+    else:
+        click.echo(admission_text, nl=False)
+
+
+def _yaml_psa(admission_text: str, psa_text: str | None) -> Any:
+    import yaml
+
+    if psa_text is not None:
+        return yaml.safe_load(psa_text)
+    return yaml.safe_load(admission_text)["plugins"][0]["configuration"]
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=path) from exc
