@@ -111,7 +111,8 @@ AGG = _load("rbac-aggregation-vectors.json")
 def test_rbac_aggregation_vector(v: dict[str, Any]) -> None:
     problems: list[ParseProblem] = []
     roles = [r for o in v["clusterRoles"] if (r := parse_role(o, Where(), problems)) is not None]
-    assert problems == []
+    # upstream's fixtures omit apiGroups: reported as validation notes, evaluated as written
+    assert all("the API server would reject it" in p.message for p in problems)
     target = next(r for r in roles if r.name == v["clusterRoleToSync"])
     res = sync_cluster_role(target, roles)
     assert [r.to_dict() for r in res.rules] == [

@@ -298,17 +298,20 @@ def _run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, mast
             if req is None:
                 bad += 1
                 click.echo(f"kapsec: error: {err}", err=True)
-                obj: dict[str, Any] = {"line": lineno, "error": err}
-                if rid is not None:
-                    obj = {"id": rid, **obj}
-                write(json.dumps(obj) + "\n")
+                if output == "json":
+                    obj: dict[str, Any] = {"line": lineno, "error": err}
+                    if rid is not None:
+                        obj = {"id": rid, **obj}
+                    write(json.dumps(obj) + "\n")
+                else:
+                    write(f"{rid if rid is not None else f'line {lineno}'}\terror\t{err}\n")
                 continue
             d = authorize(store, req, masters=masters, all_grants=all_grants)
             if output == "json":
                 write(json.dumps(decision_json(req, d)) + "\n")
             else:
                 who = req.id if req.id is not None else f"line {lineno}"
-                write(f"{who}\t{'yes' if d.allowed else 'no'}\t{d.reason}\n")
+                write(f"{who}\t{'yes' if d.allowed else 'no'}\t{d.reason or 'no RBAC rule allows it'}\n")
     finally:
         if stream is not sys.stdin:
             stream.close()
