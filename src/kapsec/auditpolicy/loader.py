@@ -99,6 +99,10 @@ class PolicyDecodeError(ValidationError):
         self.errors = errors or []
 
 
+class PolicySyntaxError(InputError):
+    """The file is not YAML (the server fails the same way: ``failed decoding: error converting YAML...``)."""
+
+
 class _Decoder:
     """Turns a YAML node tree into plain values, remembering the line of every path."""
 

@@ -1,0 +1,335 @@
+"""``kapsec audit-policy``: validate, lint, explain, simulate and generate audit policies."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+import click
+
+from kapsec import __version__
+from kapsec.auditpolicy import Policy, PolicyDecodeError, load_policy_file
+from kapsec.auditpolicy.loader import PolicySyntaxError, server_warning
+from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
+from kapsec.errors import InputError, UsageError
+from kapsec.model.findings import Evidence, Finding, Report, Severity, Status
+
+
+@click.group(name="audit-policy")
+def audit_policy() -> None:
+    """Lint, explain, simulate and generate kube-apiserver audit policies.
+
+    Policies are read exactly as kube-apiserver 1.36 reads them (audit.k8s.io/v1; unknown fields
+    are dropped with a warning, which lint reports) and evaluated with the server's first-match
+    rules.
+    """
+
+
+def _note(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _load(path: str, *, strict: bool = False, quiet: bool = False) -> Policy:
+    policy = load_policy_file(path, strict=strict)
+    warning = server_warning(policy)
+    if warning and not quiet:
+        _note(f"kapsec: warning: {path}: the API server would log: {warning}")
+    return policy
+
+
+# -- validate ------------------------------------------------------------------------------------
+
+
+@audit_policy.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--lenient",
+    is_flag=True,
+    help="Accept unknown and duplicate fields as the API server does (with a warning). "
+    "Default: strict, they are errors.",
+)
+@output_option(OutputFormat.TEXT, OutputFormat.JSON)
+def validate(files: Sequence[str], lenient: bool, output: str) -> None:
+    """Check that the API server would load each policy FILE, with its exact messages.
+
+    \b
+    Exit codes: 0 every file is valid; 1 at least one is not (the message is the server's,
+    with the file and line); 2 a file cannot be read.
+    """
+    results: list[dict[str, Any]] = []
+    for path in files:
+        entry: dict[str, Any] = {"file": path}
+        try:
+            policy = load_policy_file(path, strict=not lenient)
+        except PolicyDecodeError as exc:
+            entry |= {
+                "valid": False,
+                "line": exc.line,
+                "serverError": exc.server_error,
+                "errors": [
+                    {
+                        "field": e.field,
+                        "type": e.type,
+                        "value": e.value,
+                        "detail": e.detail,
+                        "message": str(e),
+                    }
+                    for e in exc.errors
+                ],
+            }
+        except PolicySyntaxError as exc:
+            entry |= {"valid": False, "line": exc.line, "serverError": exc.message, "errors": []}
+        else:
+            entry |= {
+                "valid": True,
+                "rules": len(policy.rules),
+                "warnings": [{"path": w.path, "kind": w.kind, "line": w.line} for w in policy.warnings],
+            }
+        results.append(entry)
+    if output == "json":
+        click.echo(json.dumps({"files": results}, indent=2))
+    else:
+        for r in results:
+            if r["valid"]:
+                extra = ""
+                if r["warnings"]:
+                    extra = "; the server warns and drops: " + ", ".join(
+                        f"{w['path']} (line {w['line']})" for w in r["warnings"]
+                    )
+                click.echo(f"{r['file']}: valid ({r['rules']} rules){extra}")
+            else:
+                where = f"{r['file']}:{r['line']}" if r["line"] else r["file"]
+                click.echo(f"{where}: invalid: {r['serverError']}")
+    click.get_current_context().exit(0 if all(r["valid"] for r in results) else 1)
+
+
+# -- lint ----------------------------------------------------------------------------------------
+
+
+def detection_needs() -> list[Any] | None:
+    """The audit-log rule pack's needs, or None when that package is not available."""
+    try:
+        module = importlib.import_module("kapsec.auditlog.requirements")
+    except ImportError:
+        return None
+    needs: list[Any] = module.detection_needs()
+    return needs
+
+
+@audit_policy.command()
+@click.argument("file", metavar="FILE")
+@click.option(
+    "--detections/--no-detections",
+    default=True,
+    show_default=True,
+    help="Also report kapsec audit-log detections that would be blind under this policy.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list the checks that passed.")
+@output_option()
+@fail_on_option
+def lint(file: str, detections: bool, show_all: bool, output: str, fail_on: str) -> None:
+    """Review an audit policy FILE as an expert would: leaks, blind spots, volume, dead rules.
+
+    Each finding has a stable ID (AP001...). Suppress one with a comment inside the rule (or in
+    the file header for the whole file): `# kapsec-lint: ignore=AP040 reason`.
+
+    \b
+    Exit codes: 0 no failed finding at or above --fail-on; 1 there is one (a policy the API
+    server rejects is a critical AP000 finding); 2 the file cannot be read.
+    """
+    from kapsec.auditpolicy.lint import lint_policy
+    from kapsec.report import render
+
+    findings: list[Finding]
+    try:
+        policy = _load(file, quiet=True)
+    except (PolicyDecodeError, PolicySyntaxError) as exc:
+        message = exc.server_error if isinstance(exc, PolicyDecodeError) else exc.message
+        findings = [
+            Finding(
+                id="AP000",
+                title="the API server rejects this policy",
+                status=Status.FAIL,
+                severity=Severity.CRITICAL,
+                message=message,
+                evidence=Evidence(file=file, line=exc.line),
+                remediation="Fix the error: kube-apiserver will not start with this policy.",
+            )
+        ]
+    else:
+        needs = None
+        if detections:
+            needs = detection_needs()
+            if needs is None:
+                _note(
+                    "kapsec: note: the detection rule pack is not available; skipping blind-detection checks"
+                )
+        findings = lint_policy(policy, needs)
+    shown = findings if show_all or output != "text" else [f for f in findings if f.status is not Status.PASS]
+    report = Report(
+        tool="kapsec",
+        version=__version__,
+        target={"kind": "audit-policy", "file": file},
+        findings=shown,
+    )
+    click.echo(render(report, output), nl=False)
+    full = Report(tool="kapsec", version=__version__, target={}, findings=findings)
+    click.get_current_context().exit(exit_code_for(full, fail_on))
+
+
+# -- explain -------------------------------------------------------------------------------------
+
+
+def _parse_resource(text: str) -> tuple[str, str, str]:
+    """``pods``, ``pods/log``, ``deployments.apps``, ``deployments.apps/scale`` -> (group, resource, sub)."""
+    res, _, sub = text.partition("/")
+    resource, _, group = res.partition(".")
+    if not resource:
+        raise UsageError(f"--resource {text!r}: expected RESOURCE[.GROUP][/SUBRESOURCE]")
+    return group, resource, sub
+
+
+def _open_lines(path: str) -> tuple[BinaryIO, str]:
+    if path == "-":
+        return sys.stdin.buffer, "<stdin>"
+    try:
+        return open(path, "rb"), path
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=path) from exc
+
+
+@audit_policy.command()
+@click.option("--policy", "policy_file", required=True, metavar="FILE", help="The audit policy.")
+@click.option(
+    "--user", metavar="NAME", help="Authenticated user name (omit for a request that failed authentication)."
+)
+@click.option("--group", "groups", multiple=True, metavar="GROUP", help="A group of the user (repeatable).")
+@click.option(
+    "--verb", metavar="VERB", help="Kubernetes verb (get, list, watch, create...) or lower-case HTTP method."
+)
+@click.option(
+    "--resource", metavar="RES", help="RESOURCE[.GROUP][/SUBRESOURCE], e.g. pods/exec, deployments.apps."
+)
+@click.option("-n", "--namespace", default="", metavar="NS", help="Namespace ('' for cluster-scoped).")
+@click.option("--name", default="", metavar="NAME", help="Object name.")
+@click.option(
+    "--path", default="", metavar="PATH", help="URL path (a non-resource request when no --resource)."
+)
+@click.option(
+    "--batch", metavar="FILE", help="Request-attribute JSON lines ('-' for stdin): one answer per line."
+)
+@output_option(OutputFormat.TEXT, OutputFormat.JSON)
+def explain(  # noqa: PLR0917 - one parameter per click option
+    policy_file: str,
+    user: str | None,
+    groups: Sequence[str],
+    verb: str | None,
+    resource: str | None,
+    namespace: str,
+    name: str,
+    path: str,
+    batch: str | None,
+    output: str,
+) -> None:
+    """Which level and omitted stages a request gets, and the rule that decides.
+
+    \b
+    Examples:
+      kapsec audit-policy explain --policy p.yaml --user jane --group system:authenticated \\
+          --verb get --resource secrets -n default --name db
+      kapsec audit-policy explain --policy p.yaml --batch requests.jsonl -o json
+
+    \b
+    Exit codes: 0 answered; 2 usage or input error (bad lines are answered with an "error").
+    """
+    from kapsec.auditpolicy.checker import evaluate
+    from kapsec.auditpolicy.explain import BatchError, decision_dict, explain_lines
+    from kapsec.model.request import RequestAttributes
+
+    policy = _load(policy_file)
+    if batch is not None:
+        if verb or resource or user or groups or path:
+            raise UsageError("give either --batch or a single request's flags, not both")
+        fh, label = _open_lines(batch)
+        errors: list[BatchError] = []
+        out: BinaryIO = sys.stdout.buffer
+        try:
+            if output == "json":
+                buf: list[bytes] = []
+                for line in explain_lines(policy, fh, errors):
+                    buf.append(line)
+                    if len(buf) >= 8192:
+                        out.write(b"".join(buf))
+                        buf.clear()
+                out.write(b"".join(buf))
+            else:
+                for line in explain_lines(policy, fh, errors):
+                    d = json.loads(line)
+                    if "error" in d:
+                        out.write(f"line {d['line']}: error: {d['error']}\n".encode())
+                        continue
+                    stages = ",".join(d["omitStages"]) or "-"
+                    rule = (
+                        f"rule {d['ruleIndex']} (line {d['ruleLine']})"
+                        if d["ruleIndex"] is not None
+                        else "no rule"
+                    )
+                    ident = f"{d['id']}\t" if "id" in d else ""
+                    out.write(f"{ident}{d['level']}\tomit={stages}\t{rule}\n".encode())
+            out.flush()
+        finally:
+            if fh is not sys.stdin.buffer:
+                fh.close()
+        for err in errors[:20]:
+            _note(f"kapsec: error: {label}:{err.line}: {err.message}")
+        if len(errors) > 20:
+            _note(f"kapsec: error: {len(errors) - 20} more bad lines")
+        click.get_current_context().exit(2 if errors else 0)
+    if not verb:
+        raise UsageError("explain needs --verb (and --resource or --path), or --batch FILE")
+    if resource:
+        api_group, res, sub = _parse_resource(resource)
+        req = RequestAttributes(
+            user=user,
+            groups=tuple(groups) if user is not None else None,
+            verb=verb,
+            resource_request=True,
+            namespace=namespace,
+            api_group=api_group,
+            resource=res,
+            subresource=sub,
+            name=name,
+            path=path,
+        )
+    elif path:
+        req = RequestAttributes(
+            user=user,
+            groups=tuple(groups) if user is not None else None,
+            verb=verb,
+            resource_request=False,
+            path=path,
+        )
+    else:
+        raise UsageError("explain needs --resource (a resource request) or --path (a non-resource request)")
+    if user is None and groups:
+        raise UsageError("--group needs --user (a request without a user has no groups)")
+    decision = evaluate(policy, req)
+    d = decision_dict(policy, decision, with_text=True)
+    if output == "json":
+        click.echo(json.dumps({"request": req.to_dict()} | d, indent=2))
+        return
+    click.echo(f"level:      {d['level']}")
+    click.echo(f"omitStages: {', '.join(d['omitStages']) or '(none)'}")
+    if decision.rule_index is None:
+        click.echo("rule:       none matched (the server's default level is None)")
+    else:
+        click.echo(f"rule:       {decision.rule_index} (line {d['ruleLine']})")
+        for text_line in d["rule"].splitlines():
+            click.echo(f"  {text_line}")
+    if user is None:
+        _note(
+            "kapsec: note: no --user: evaluated as a request that failed authentication (rules naming users or groups do not match)"
+        )
