@@ -493,23 +493,43 @@ def _collect_pki_dir(root: Path, plan: Plan, r: _Root) -> None:
         rel = path.relative_to(root).as_posix()
         if rel in plan.certs or rel in plan.keys:
             continue
-        _classify_file(plan, Source(rel, path), Ref("found in the PKI directory", None, PKI_DIR))
+        _classify_file(
+            plan, Source(rel, path), Ref("found in the PKI directory", None, PKI_DIR), explicit=False
+        )
     _pair_by_name(plan)
 
 
-def _classify_file(plan: Plan, source: Source, ref: Ref) -> None:
+_PKI_SUFFIXES = (".crt", ".pem", ".key", ".cer", ".pub")
+
+
+def _classify_file(plan: Plan, source: Source, ref: Ref, *, explicit: bool) -> None:
+    """Add ``source`` to the plan by content; a file that is none of cert/key is noted when it should be."""
     try:
         data = source.read()
-    except InputError:
-        plan.key(source, ref)  # reported as unreadable
+    except InputError as exc:
+        plan.notes.append(
+            _finding("TLS-FILE-READ", Status.WARN, Severity.MEDIUM, str(exc), Evidence(file=source.display))
+        )
         return
     kinds = {b.kind for b in pki.pem_blocks(data)}
-    if pki.PemKind.CERTIFICATE in kinds:
+    if pki.PemKind.CERTIFICATE in kinds or (
+        data[:1] == b"\x30" and source.display.endswith((".crt", ".der", ".cer"))
+    ):
         plan.cert(source, ref)
     elif pki.PemKind.PRIVATE_KEY in kinds:
         plan.key(source, ref)
     elif pki.PemKind.PUBLIC_KEY in kinds:
-        plan.notes.append(_mode_finding(source, KEY_MODE_MAX | 0o044, "public key", None))
+        plan.notes.append(_mode_finding(source, 0o644, "public key", None))
+    elif explicit or source.display.endswith(_PKI_SUFFIXES):
+        plan.notes.append(
+            _finding(
+                "TLS-FILE-READ",
+                Status.WARN,
+                Severity.MEDIUM,
+                f"{source.display}: neither a PEM certificate nor a PEM private key",
+                Evidence(file=source.display),
+            )
+        )
 
 
 def _pair_by_name(plan: Plan) -> None:
@@ -535,7 +555,9 @@ def collect_files(paths: Sequence[Path], *, ca: Path | None = None) -> Plan:
             raise InputError("no such file or directory", file=str(top))
         files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
         for path in files:
-            _classify_file(plan, Source(path.as_posix(), path), Ref("named on the command line"))
+            _classify_file(
+                plan, Source(path.as_posix(), path), Ref("named on the command line"), explicit=top == path
+            )
     _pair_by_name(plan)
     if ca is not None:
         anchor = Source(ca.as_posix(), ca)
@@ -587,8 +609,8 @@ def _mode_finding(source: Source, max_mode: int, what: str, refs: Sequence[Ref] 
     assert source.path is not None
     display = source.display
     benchmarks: dict[str, str] = {}
-    if display.startswith(PKI_DIR + "/"):
-        benchmarks = {"cis-1.12": "1.1.21" if max_mode == KEY_MODE_MAX else "1.1.20"}
+    if display.startswith(PKI_DIR + "/") and display.endswith((".crt", ".key")):
+        benchmarks = {"cis-1.12": "1.1.21" if display.endswith(".key") else "1.1.20"}
     elif display.rsplit("/", 1)[-1] in _KUBECONFIG_CIS and display.startswith("etc/kubernetes/"):
         benchmarks = {"cis-1.12": _KUBECONFIG_CIS[display.rsplit("/", 1)[-1]]}
     evidence = Evidence(file=display, detail=what)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
@@ -225,11 +225,40 @@ def common_name(name: x509.Name) -> str:
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
+    return cert.issuer == cert.subject and signature_verifies(cert, cert)
+
+
+def signature_verifies(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key made ``cert``'s signature.
+
+    ``cryptography`` refuses to verify SHA-1 signatures; those are checked by hand so that a
+    SHA-1 chain is reported as SHA-1 (a finding of its own), not as a broken chain.
+    """
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (TypeError, InvalidSignature):
+        return False
+    except (ValueError, UnsupportedAlgorithm):  # "Unsupported signature algorithm" (SHA-1) is a ValueError
+        return _verify_by_hand(cert, issuer)
+    return True
+
+
+def _verify_by_hand(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    key = issuer.public_key()
+    try:
+        algo = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return False
+    if algo is None:
         return False
     try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algo)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algo))
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
 
@@ -321,11 +350,15 @@ def validity(cert: x509.Certificate, now: dt.datetime, warn_days: int) -> tuple[
         return Verdict.BAD, f"not yet valid (valid from {_iso(not_before)})"
     if now > not_after:
         days = (now - not_after) // dt.timedelta(days=1)
-        return Verdict.BAD, f"expired on {_iso(not_after)} ({days} days ago)"
+        return Verdict.BAD, f"expired on {_iso(not_after)} ({_days(days)} ago)"
     days_left = (not_after - now) // dt.timedelta(days=1)
     if days_left < warn_days:
-        return Verdict.SOON, f"expires in {days_left} days ({_iso(not_after)})"
-    return Verdict.OK, f"valid until {_iso(not_after)} ({days_left} days left)"
+        return Verdict.SOON, f"expires in {_days(days_left)} ({_iso(not_after)})"
+    return Verdict.OK, f"valid until {_iso(not_after)} ({_days(days_left)} left)"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def _iso(when: dt.datetime) -> str:
@@ -378,13 +411,7 @@ def verify_chain(
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
+    return cert.issuer == issuer.subject and signature_verifies(cert, issuer)
 
 
 def apiserver_required_names(

@@ -1,0 +1,505 @@
+"""``kapsec tls inspect`` on a kubeadm-style tree (real v1.29 manifests, generated PKI) and on files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from tls_factory import NOW, Tree, issue, kubeconfig, new_key, write
+
+from helpers import run_cli
+from kapsec.model.findings import Status
+from kapsec.tls.inspect import certificate_status
+
+NOW_ARG = "2026-06-01T12:00:00Z"
+
+
+def inspect_json(*args: str) -> tuple[int, dict[str, Any]]:
+    result = run_cli("tls", "inspect", "--now", NOW_ARG, "-o", "json", *args)
+    assert result.stderr == ""
+    return result.code, json.loads(result.stdout)
+
+
+def not_passing(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(f["id"], f["status"], f["message"]) for f in doc["findings"] if f["status"] != "pass"]
+
+
+def by_id(doc: dict[str, Any], check: str) -> list[dict[str, Any]]:
+    return [f for f in doc["findings"] if f["id"] == check]
+
+
+def test_clean_kubeadm_tree_passes_every_check(tree: Tree) -> None:
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 0
+    assert not_passing(doc) == []
+    # 12 certificates: 3 CA files, admin.conf's CA data, 7 leaves and admin.conf's client certificate.
+    files = [c["file"] for c in doc["certificates"]]
+    assert len(files) == 12
+    assert "etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data" in files
+    # sorted by expiry: leaves (335 days) before the CAs (3600 days)
+    assert [c["daysLeft"] for c in doc["certificates"]] == [335] * 8 + [3600] * 4
+    chains = {f["message"] for f in by_id(doc, "TLS-CERT-CHAIN")}
+    assert (
+        "etc/kubernetes/pki/apiserver.crt: verified by "
+        "etc/kubernetes/admin.conf#clusters[kubernetes].certificate-authority-data "
+        "(etc/kubernetes/admin.conf certificate-authority-data): kube-apiserver -> kubernetes"
+    ) in chains
+    assert (
+        "etc/kubernetes/pki/apiserver-etcd-client.crt: verified by etc/kubernetes/pki/etcd/ca.crt "
+        "(--trusted-ca-file): kube-apiserver-etcd-client -> etcd-ca"
+    ) in chains
+    assert (
+        "etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data: verified by "
+        "etc/kubernetes/pki/ca.crt (--client-ca-file): kubernetes-admin -> kubernetes"
+    ) in chains
+    san = by_id(doc, "TLS-CERT-SAN")
+    assert [f["message"] for f in san] == [
+        "etc/kubernetes/pki/apiserver.crt: has kubernetes, kubernetes.default, kubernetes.default.svc, "
+        "kubernetes.default.svc.cluster.local, 10.96.0.1, 172.30.1.2"
+    ]
+    assert san[0]["evidence"] == {
+        "file": "etc/kubernetes/manifests/kube-apiserver.yaml",
+        "line": 41,
+        "flag": "--tls-cert-file",
+        "value": "etc/kubernetes/pki/apiserver.crt",
+        "detail": "API server serving certificate",
+    }
+    assert by_id(doc, "TLS-SA-KEY-PAIR")[0]["status"] == "pass"
+
+
+def test_expired_certificate_fails(tree: Tree) -> None:
+    tree.replace_leaf(
+        "apiserver-kubelet-client",
+        issue(
+            "kube-apiserver-kubelet-client",
+            issuer=tree.ca,
+            not_before=NOW - dt.timedelta(days=400),
+            not_after=NOW - dt.timedelta(days=1),
+        ),
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-VALIDITY",
+            "fail",
+            "etc/kubernetes/pki/apiserver-kubelet-client.crt: expired on 2026-05-31T12:00:00Z (1 day ago)",
+        ),
+        (
+            "TLS-CERT-CHAIN",
+            "fail",
+            "etc/kubernetes/pki/apiserver-kubelet-client.crt: not verified by etc/kubernetes/pki/ca.crt "
+            "(--client-ca-file): 'kube-apiserver-kubelet-client' on the chain is expired on "
+            "2026-05-31T12:00:00Z (1 day ago)",
+        ),
+    ]
+    assert doc["certificates"][0]["file"] == "etc/kubernetes/pki/apiserver-kubelet-client.crt"
+    assert doc["certificates"][0]["daysLeft"] == -1
+    assert doc["certificates"][0]["status"] == "fail"
+
+
+def test_not_yet_valid_certificate_fails(tree: Tree) -> None:
+    tree.replace_leaf(
+        "front-proxy-client",
+        issue("front-proxy-client", issuer=tree.front_proxy_ca, not_before=NOW + dt.timedelta(days=2)),
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    failing = [f for f in not_passing(doc) if f[0] == "TLS-CERT-VALIDITY"]
+    assert failing == [
+        (
+            "TLS-CERT-VALIDITY",
+            "fail",
+            "etc/kubernetes/pki/front-proxy-client.crt: not yet valid (valid from 2026-06-03T12:00:00Z)",
+        )
+    ]
+
+
+def test_expiring_soon_warns_without_failing(tree: Tree) -> None:
+    tree.replace_leaf(
+        "apiserver",
+        issue(
+            "kube-apiserver",
+            issuer=tree.ca,
+            dns=(
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
+            ips=("10.96.0.1", "172.30.1.2"),
+            not_after=NOW + dt.timedelta(days=10, hours=1),
+        ),
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 0
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-VALIDITY",
+            "warn",
+            "etc/kubernetes/pki/apiserver.crt: expires in 10 days (2026-06-11T13:00:00Z)",
+        )
+    ]
+    code, doc = inspect_json("--root", str(tree.root), "--warn-days", "5")
+    assert not_passing(doc) == []
+
+
+def test_wrong_sans_fail_and_cluster_domain_is_honoured(tree: Tree) -> None:
+    tree.replace_leaf(
+        "apiserver",
+        issue(
+            "kube-apiserver",
+            issuer=tree.ca,
+            dns=("kubernetes", "kubernetes.default", "node1"),
+            ips=("172.30.1.2",),
+        ),
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-SAN",
+            "fail",
+            "etc/kubernetes/pki/apiserver.crt: missing SANs: kubernetes.default.svc, "
+            "kubernetes.default.svc.cluster.local, 10.96.0.1",
+        )
+    ]
+    code, doc = inspect_json("--root", str(tree.root), "--cluster-domain", "corp.example")
+    assert not_passing(doc)[0][2].endswith(
+        "missing SANs: kubernetes.default.svc, kubernetes.default.svc.corp.example, 10.96.0.1"
+    )
+
+
+def test_cluster_domain_read_from_kubelet_config(tree: Tree) -> None:
+    write(
+        tree.root / "var/lib/kubelet/config.yaml",
+        b"kind: KubeletConfiguration\nclusterDomain: k8s.internal\n",
+        0o644,
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-SAN",
+            "fail",
+            "etc/kubernetes/pki/apiserver.crt: missing SANs: kubernetes.default.svc.k8s.internal",
+        )
+    ]
+
+
+def test_sha1_signature_fails(tree: Tree) -> None:
+    tree.replace_leaf(
+        "etcd/healthcheck-client",
+        issue("kube-etcd-healthcheck-client", issuer=tree.etcd_ca, algorithm=hashes.SHA1()),
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-SIGNATURE",
+            "fail",
+            "etc/kubernetes/pki/etcd/healthcheck-client.crt: signed with SHA-1 (sha1WithRSAEncryption); Go clients reject it",
+        )
+    ]
+    assert by_id(doc, "TLS-CERT-SIGNATURE")[0]["severity"] == "high"
+
+
+def test_sha1_self_signed_root_is_a_low_severity_failure(tmp_path: Path) -> None:
+    root = issue("old-root", ca=True, algorithm=hashes.SHA1())
+    write(tmp_path / "ca.crt", root.cert_pem, 0o644)
+    code, doc = inspect_json(str(tmp_path / "ca.crt"))
+    sig = by_id(doc, "TLS-CERT-SIGNATURE")[0]
+    assert (sig["status"], sig["severity"]) == ("fail", "low")
+    assert code == 1
+    result = run_cli(
+        "tls", "inspect", "--now", NOW_ARG, "-o", "json", "--fail-on", "medium", str(tmp_path / "ca.crt")
+    )
+    assert result.code == 0
+
+
+def test_1024_bit_rsa_fails_for_cert_and_key(tree: Tree) -> None:
+    tree.replace_leaf(
+        "front-proxy-client",
+        issue("front-proxy-client", issuer=tree.front_proxy_ca, key=new_key("rsa", 1024)),
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-KEY-SIZE",
+            "fail",
+            "etc/kubernetes/pki/front-proxy-client.crt: RSA key of 1024 bits (minimum 2048)",
+        ),
+        (
+            "TLS-KEY-SIZE",
+            "fail",
+            "etc/kubernetes/pki/front-proxy-client.key: RSA key of 1024 bits (minimum 2048)",
+        ),
+    ]
+
+
+def test_ec_p256_passes_and_p224_fails(tmp_path: Path) -> None:
+    good = issue("good", key=new_key("ec", 256))
+    bad = issue("bad", key=new_key("ec", 224))
+    write(tmp_path / "good.crt", good.cert_pem, 0o644)
+    write(tmp_path / "bad.crt", bad.cert_pem, 0o644)
+    code, doc = inspect_json(str(tmp_path / "good.crt"), str(tmp_path / "bad.crt"))
+    sizes = {f["message"]: f["status"] for f in by_id(doc, "TLS-CERT-KEY-SIZE")}
+    assert sizes == {
+        f"{tmp_path}/good.crt: EC P-256": "pass",
+        f"{tmp_path}/bad.crt: EC key on P-224 (224 bits; minimum P-256)": "fail",
+    }
+    assert code == 1
+
+
+def test_mismatched_key_and_certificate_fails(tree: Tree) -> None:
+    other = issue("x")
+    write(tree.pki("apiserver.key"), other.key_pem, 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-KEY-PAIR",
+            "fail",
+            "etc/kubernetes/pki/apiserver.crt: key etc/kubernetes/pki/apiserver.key does not match the certificate",
+        )
+    ]
+    pair = by_id(doc, "TLS-KEY-PAIR")
+    apiserver = next(f for f in pair if f["status"] == "fail")
+    assert apiserver["evidence"]["flag"] == "--tls-cert-file"
+
+
+def test_certificate_from_the_wrong_ca_fails_chain(tree: Tree) -> None:
+    tree.replace_leaf("apiserver-etcd-client", issue("kube-apiserver-etcd-client", issuer=tree.ca))
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-CHAIN",
+            "fail",
+            "etc/kubernetes/pki/apiserver-etcd-client.crt: not verified by etc/kubernetes/pki/etcd/ca.crt "
+            "(--trusted-ca-file): issued by 'kubernetes', not by the CA ('etcd-ca')",
+        )
+    ]
+
+
+def test_same_name_different_ca_is_caught_by_signature(tree: Tree) -> None:
+    impostor = issue("etcd-ca", ca=True)  # same subject as the real etcd CA, other key
+    tree.replace_leaf("apiserver-etcd-client", issue("kube-apiserver-etcd-client", issuer=impostor))
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc)[0][2].endswith(
+        "issuer 'etcd-ca' matches the CA by name but the signature does not verify"
+    )
+
+
+def test_file_modes_follow_cis(tree: Tree) -> None:
+    os.chmod(tree.pki("apiserver.key"), 0o644)
+    os.chmod(tree.pki("ca.crt"), 0o666)
+    os.chmod(tree.root / "etc/kubernetes/admin.conf", 0o640)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    modes = [
+        (f["message"], f["severity"], f["benchmarks"])
+        for f in by_id(doc, "TLS-FILE-MODE")
+        if f["status"] == "fail"
+    ]
+    assert modes == [
+        (
+            "etc/kubernetes/pki/ca.crt: certificate has mode 666, more permissive than 644",
+            "medium",
+            {"cis-1.12": "1.1.20"},
+        ),
+        (
+            "etc/kubernetes/pki/apiserver.key: private key has mode 644, more permissive than 600",
+            "high",
+            {"cis-1.12": "1.1.21"},
+        ),
+        (
+            "etc/kubernetes/admin.conf: kubeconfig has mode 640, more permissive than 600",
+            "medium",
+            {"cis-1.12": "1.1.13"},
+        ),
+    ]
+
+
+def test_service_account_key_mismatch(tree: Tree) -> None:
+    write(tree.pki("sa.key"), issue("x").key_pem, 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-SA-KEY-PAIR",
+            "fail",
+            "etc/kubernetes/pki/sa.key: its public key is not in etc/kubernetes/pki/sa.pub; "
+            "tokens it signs will not verify",
+        )
+    ]
+
+
+def test_missing_referenced_file_warns(tree: Tree) -> None:
+    tree.pki("front-proxy-client.crt").unlink()
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 0  # could not check is a warning, not a failure
+    assert not_passing(doc) == [
+        ("TLS-FILE-READ", "warn", "etc/kubernetes/pki/front-proxy-client.crt: file not found")
+    ]
+
+
+def test_corrupt_certificate_warns_with_line(tree: Tree) -> None:
+    write(
+        tree.pki("front-proxy-client.crt"),
+        b"-----BEGIN CERTIFICATE-----\nnotbase64\n-----END CERTIFICATE-----\n",
+        0o644,
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    ((check, status, message),) = not_passing(doc)
+    assert code == 0
+    assert (check, status) == ("TLS-FILE-READ", "warn")
+    assert message.startswith("etc/kubernetes/pki/front-proxy-client.crt: line 1: malformed certificate")
+
+
+def test_kubeconfig_client_cert_from_another_ca_fails(tree: Tree) -> None:
+    rogue_ca = issue("rogue", ca=True)
+    conf = kubeconfig(tree.ca, issue("kubernetes-admin", issuer=rogue_ca), "kubernetes-admin")
+    write(tree.root / "etc/kubernetes/admin.conf", conf.encode(), 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-CHAIN",
+            "fail",
+            "etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data: not verified by "
+            "etc/kubernetes/pki/ca.crt (--client-ca-file): issued by 'rogue', not by the CA ('kubernetes')",
+        )
+    ]
+
+
+def test_files_mode_pairs_by_name_and_verifies_against_ca(tmp_path: Path) -> None:
+    ca = issue("my-ca", ca=True)
+    leaf = issue("web", issuer=ca)
+    write(tmp_path / "certs/web.crt", leaf.cert_pem, 0o644)
+    write(tmp_path / "certs/web.key", leaf.key_pem, 0o600)
+    write(tmp_path / "ca.crt", ca.cert_pem, 0o644)
+    code, doc = inspect_json("--ca", str(tmp_path / "ca.crt"), str(tmp_path / "certs"))
+    assert code == 0
+    msgs = sorted(f["message"] for f in doc["findings"] if f["id"] in ("TLS-KEY-PAIR", "TLS-CERT-CHAIN"))
+    assert msgs == [
+        f"{tmp_path}/certs/web.crt: matches {tmp_path}/certs/web.key",
+        f"{tmp_path}/certs/web.crt: verified by {tmp_path}/ca.crt (--ca): web -> my-ca",
+    ]
+
+
+def test_files_mode_rejects_non_pem_file_with_warning(tmp_path: Path) -> None:
+    write(tmp_path / "notes.txt", b"hello\n", 0o644)
+    code, doc = inspect_json(str(tmp_path / "notes.txt"))
+    assert code == 0
+    assert not_passing(doc) == [
+        ("TLS-FILE-READ", "warn", f"{tmp_path}/notes.txt: neither a PEM certificate nor a PEM private key")
+    ]
+
+
+def test_usage_and_input_errors_exit_2(tmp_path: Path) -> None:
+    result = run_cli("tls", "inspect")
+    assert result.code == 2
+    assert result.stderr == "kapsec: error: give either --root DIR or FILES (not both, not neither)\n"
+    result = run_cli("tls", "inspect", "--root", str(tmp_path / "nope"))
+    assert result.code == 2
+    assert result.stderr == f"kapsec: error: {tmp_path}/nope: not a directory\n"
+    result = run_cli("tls", "inspect", str(tmp_path / "nope.crt"))
+    assert result.code == 2
+    assert result.stderr == f"kapsec: error: {tmp_path}/nope.crt: no such file or directory\n"
+    result = run_cli("tls", "inspect", "--now", "yesterday", str(tmp_path))
+    assert result.code == 2
+    assert "'yesterday' is not an ISO 8601 time" in result.stderr
+
+
+def test_malformed_manifest_is_an_input_error_with_line(tree: Tree) -> None:
+    write(
+        tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml",
+        b"spec:\n  containers:\n  - command: [a\n",
+        0o600,
+    )
+    result = run_cli("tls", "inspect", "--root", str(tree.root))
+    assert result.code == 2
+    assert result.stderr.startswith(
+        "kapsec: error: etc/kubernetes/manifests/kube-apiserver.yaml:4: not valid YAML"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_text_output_is_a_table_sorted_by_expiry(tree: Tree) -> None:
+    tree.replace_leaf(
+        "apiserver-kubelet-client",
+        issue("kube-apiserver-kubelet-client", issuer=tree.ca, not_after=NOW + dt.timedelta(days=3, hours=1)),
+    )
+    result = run_cli("tls", "inspect", "--now", NOW_ARG, "--root", str(tree.root))
+    assert result.code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["EXPIRES", "DAYS", "STATUS", "FILE", "SUBJECT", "ISSUER", "KEY", "SIGNATURE"]
+    assert lines[1].split()[:4] == [
+        "2026-06-04",
+        "3",
+        "warn",
+        "etc/kubernetes/pki/apiserver-kubelet-client.crt",
+    ]
+    assert (
+        "WARN TLS-CERT-VALIDITY (high) etc/kubernetes/pki/apiserver-kubelet-client.crt: expires in 3 days "
+        "(2026-06-04T13:00:00Z)"
+    ) in lines
+    assert result.stderr == "92 checks: 0 failed, 1 warnings, 91 passed\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("ok", (Status.PASS, "valid until 2027-05-02T12:00:00Z (335 days left)")),
+        ("soon", (Status.WARN, "expires in 5 days (2026-06-06T12:00:00Z)")),
+        ("expired", (Status.FAIL, "expired on 2026-05-22T12:00:00Z (10 days ago)")),
+        ("future", (Status.FAIL, "not yet valid (valid from 2026-06-02T12:00:00Z)")),
+    ],
+)
+def test_certificate_status_validity(tmp_path: Path, kind: str, expected: tuple[Status, str]) -> None:
+    window = {
+        "ok": (NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=335)),
+        "soon": (NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=5)),
+        "expired": (NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=10)),
+        "future": (NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=30)),
+    }[kind]
+    cert = issue("x", not_before=window[0], not_after=window[1])
+    write(tmp_path / "x.crt", cert.cert_pem, 0o644)
+    assert certificate_status(str(tmp_path / "x.crt"), now=NOW) == expected
+
+
+def test_certificate_status_key_ca_and_unreadable(tmp_path: Path) -> None:
+    ca = issue("ca", ca=True)
+    leaf = issue("leaf", issuer=ca)
+    write(tmp_path / "ca.crt", ca.cert_pem, 0o644)
+    write(tmp_path / "leaf.crt", leaf.cert_pem, 0o644)
+    write(tmp_path / "leaf.key", leaf.key_pem, 0o600)
+    write(tmp_path / "other.key", issue("o").key_pem, 0o600)
+    crt, key, cafile = str(tmp_path / "leaf.crt"), str(tmp_path / "leaf.key"), str(tmp_path / "ca.crt")
+    assert certificate_status(crt, key_path=key, ca_path=cafile, now=NOW)[0] is Status.PASS
+    assert certificate_status(crt, key_path=str(tmp_path / "other.key"), now=NOW) == (
+        Status.FAIL,
+        f"key {tmp_path}/other.key does not match the certificate",
+    )
+    assert certificate_status(cafile, ca_path=crt, now=NOW) == (
+        Status.FAIL,
+        f"not signed by CA {crt}: issued by 'ca', not by the CA ('leaf')",
+    )
+    assert certificate_status(str(tmp_path / "missing.crt"), now=NOW) == (
+        Status.WARN,
+        "certificate unreadable: file not found",
+    )
+    assert certificate_status(crt, key_path=str(tmp_path / "missing.key"), now=NOW) == (
+        Status.WARN,
+        "key unreadable: file not found",
+    )
+    # warn_days is honoured and naive "now" is never needed
+    assert certificate_status(crt, now=NOW, warn_days=400)[0] is Status.WARN
