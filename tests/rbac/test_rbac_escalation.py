@@ -1,0 +1,235 @@
+"""Escalation (covers / escalate / bind), the access matrix, and the store's handling of odd input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from helpers import DATA, run_cli
+from kapsec.rbac.escalation import check_binding_write, check_role_write
+from kapsec.rbac.matrix import access_matrix
+from kapsec.rbac.model import Where, parse_binding, parse_role
+from kapsec.rbac.store import RbacStore
+from kapsec.sources.objects import load_paths
+
+BOOT = DATA / "rbac" / "bootstrap-rbac"
+DEMO = DATA / "rbac" / "demo"
+SRC = ("-f", str(BOOT), "-f", str(DEMO), "-q")
+RBAC = "rbac.authorization.k8s.io/v1"
+
+
+def _store() -> RbacStore:
+    return RbacStore.from_objects(load_paths([BOOT, DEMO]))
+
+
+def _role(name: str, ns: str, rules: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    kind = "Role" if ns else "ClusterRole"
+    meta: dict[str, Any] = {"name": name, **({"namespace": ns} if ns else {})}
+    return {"apiVersion": RBAC, "kind": kind, "metadata": meta, "rules": rules, **extra}
+
+
+def _parse_role(obj: dict[str, Any]) -> Any:
+    role = parse_role(obj, Where(), [])
+    assert role is not None
+    return role
+
+
+JANE = ("jane", ("system:authenticated",))
+
+
+def test_role_within_own_permissions_is_allowed_by_covers() -> None:
+    role = _parse_role(
+        _role("sub", "team-a", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "delete"]}])
+    )
+    res = check_role_write(_store(), *JANE, role)
+    assert (res.allowed, res.path, res.missing) == (True, "covers", ())
+
+
+def test_role_beyond_own_permissions_is_refused_with_missing_rules() -> None:
+    role = _parse_role(
+        _role(
+            "more",
+            "team-a",
+            [
+                {"apiGroups": [""], "resources": ["pods", "secrets"], "verbs": ["get", "list"]},
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["watch"]},
+            ],
+        )
+    )
+    res = check_role_write(_store(), *JANE, role)
+    assert (res.allowed, res.path) == (False, "refused")
+    assert res.missing == ('{APIGroups:[""], Resources:["secrets"], Verbs:["get" "list" "watch"]}',)
+    assert res.message == (
+        'user "jane" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["get" "list" "watch"]}'
+    )
+
+
+def test_own_permissions_do_not_cover_a_star() -> None:
+    role = _parse_role(_role("star", "team-a", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}]))
+    res = check_role_write(_store(), *JANE, role)
+    assert res.missing == ('{APIGroups:[""], Resources:["pods"], Verbs:["*"]}',)
+
+
+def test_role_in_another_namespace_is_refused() -> None:
+    role = _parse_role(_role("sub", "team-b", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]))
+    assert check_role_write(_store(), *JANE, role).allowed is False
+
+
+def test_escalate_verb_and_system_masters_lift_the_check() -> None:
+    store = _store()
+    role = _parse_role(_role("big", "", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]))
+    assert check_role_write(store, "bob", (), role).path == "escalate"
+    assert check_role_write(store, "x", ("system:masters",), role).path == "system:masters"
+    assert check_role_write(store, "x", ("system:masters",), role, masters=False).path == "escalate"
+
+
+def test_aggregation_rule_needs_full_authority() -> None:
+    sel = {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}
+    role = _parse_role(_role("agg", "", [], aggregationRule=sel))
+    res = check_role_write(_store(), *JANE, role)
+    assert (res.allowed, res.message) == (
+        False,
+        "must have cluster-admin privileges to use the aggregationRule",
+    )
+
+
+def test_binding_needs_bind_or_covers_in_the_binding_namespace() -> None:
+    store = _store()
+
+    def binding(ns: str, kind: str, name: str) -> Any:
+        obj = {
+            "apiVersion": RBAC,
+            "kind": "RoleBinding",
+            "metadata": {"name": "b", "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+            "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "sam"}],
+        }
+        b = parse_binding(obj, Where(), [])
+        assert b is not None
+        return b
+
+    # jane holds exactly Role developer in team-a: binding it to someone else is not escalation
+    assert check_binding_write(store, *JANE, binding("team-a", "Role", "developer")).path == "covers"
+    # but binding the view ClusterRole there would hand out what she does not have
+    res = check_binding_write(store, *JANE, binding("team-a", "ClusterRole", "view"))
+    assert res.allowed is False
+    assert '{APIGroups:["apps"], Resources:["daemonsets"], Verbs:["get" "list" "watch"]}' in res.missing
+    # a missing role is an empty rule set: trivially covered, with a note
+    res = check_binding_write(store, *JANE, binding("team-a", "Role", "nope"))
+    assert (res.allowed, res.notes) == (
+        True,
+        (
+            'role.rbac.authorization.k8s.io "nope" not found: an empty rule set is trivially covered (older API servers refuse the binding instead)',
+        ),
+    )
+
+
+def test_check_escalation_cli(tmp_path: Path) -> None:
+    f = tmp_path / "new.yaml"
+    f.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": [
+                    _role(
+                        "deployer",
+                        "team-a",
+                        [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+                    ),
+                    _role(
+                        "podreader", "team-a", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]
+                    ),
+                ],
+            }
+        )
+    )
+    r = run_cli("rbac", "check-escalation", str(f), "--as", "jane", *SRC)
+    assert r.code == 1
+    assert r.stdout.splitlines() == [
+        "REFUSED  Role team-a/deployer  (refused)",
+        '    user "jane" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:',
+        '    {APIGroups:[""], Resources:["secrets"], Verbs:["get"]}',
+        "    note: the user may not create this kind of object at all (RBAC has no rule for it)",
+        "allowed  Role team-a/podreader  (covers)",
+        "    allowed: the writer already holds every permission in the role",
+        "    note: the user may not create this kind of object at all (RBAC has no rule for it)",
+    ]
+    r = run_cli("rbac", "check-escalation", str(f), "--as", "bob", "-o", "json", *SRC)
+    assert r.code == 0
+    assert [x["path"] for x in json.loads(r.stdout)["results"]] == ["escalate", "escalate"]
+
+
+def test_matrix_for_a_namespace() -> None:
+    m = access_matrix(_store(), "jane", ("system:authenticated",), "team-a")
+    rows = {r.label: dict(zip(m.verbs, r.cells, strict=True)) for r in m.rows}
+    assert rows["pods"] == {
+        "get": True,
+        "list": True,
+        "watch": True,
+        "create": True,
+        "update": True,
+        "patch": True,
+        "delete": True,
+        "deletecollection": False,
+    }
+    assert rows["pods/exec"]["create"] is True
+    assert rows["pods/exec"]["get"] is False
+    assert not any(rows["secrets"].values())
+    assert rows["deployments.apps"]["delete"] is False
+    # cluster-scoped resources are asked cluster-wide: the RoleBinding does not reach them
+    assert not any(rows["nodes"].values())
+    # resources named by her rules are added to the list
+    assert "selfsubjectaccessreviews.authorization.k8s.io" in rows
+
+
+def test_matrix_cli_json() -> None:
+    r = run_cli("rbac", "matrix", "--as", "bob", "--verbs", "get,delete", "-o", "json", *SRC)
+    assert r.code == 0
+    out = json.loads(r.stdout)
+    assert out["verbs"] == ["get", "delete"]
+    assert all(all(row["verbs"].values()) for row in out["resources"])
+    text = run_cli(
+        "rbac", "matrix", "--as", "jane", "-n", "team-a", "--verbs", "get,create", *SRC
+    ).stdout.splitlines()
+    assert text[0].split() == ["NAME", "GET", "CREATE"]
+    assert text[1].split() == ["pods", "✔", "✔"]
+    assert text[2].split() == ["pods/exec", "✖", "✔"]
+
+
+def test_store_duplicates_later_wins_and_is_reported() -> None:
+    a = _role("r", "", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}])
+    b = _role("r", "", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}])
+    store = RbacStore.from_dicts([a, b], name="f.yaml")
+    assert store.cluster_roles["r"].rules[0].verbs == ("list",)
+    assert [str(p) for p in store.problems] == [
+        "f.yaml: duplicate ClusterRole r (also at f.yaml); the last one is used"
+    ]
+
+
+def test_store_reports_what_the_api_server_would_reject_but_evaluates_it() -> None:
+    crb = {
+        "apiVersion": RBAC,
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "sa-no-ns"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "r"},
+        "subjects": [{"kind": "ServiceAccount", "name": "x"}, {"kind": "Robot", "name": "y"}],
+    }
+    role = _role("r", "", [{"resources": ["pods"], "verbs": ["get"]}])
+    store = RbacStore.from_dicts([role, crb], name="f.yaml")
+    assert [p.message for p in store.problems] == [
+        'ClusterRole "r": rules[0].apiGroups: Required value: resource rules must supply at least one api group '
+        "(the API server would reject it; evaluated as written)",
+        "ClusterRoleBinding \"sa-no-ns\": subjects[0] ServiceAccount 'x' has no namespace; it matches nobody",
+        "ClusterRoleBinding \"sa-no-ns\": subjects[1].kind 'Robot' is not User, Group or ServiceAccount; it matches nobody",
+    ]
+
+
+def test_bootstrap_aggregation_reaches_a_fixed_point() -> None:
+    store = RbacStore.from_objects(load_paths([BOOT]))
+    assert store.aggregated == ["admin", "edit", "view"]
+    admin, edit, view = (set(store.cluster_roles[n].rules) for n in ("admin", "edit", "view"))
+    assert view < edit < admin
+    assert len(view) > 5
