@@ -112,7 +112,10 @@ def init(
             "nodeName": node_name,
             "advertiseAddress": advertise_address,
             "planted": sorted(p.value for p in options.plants),
-            "files": [{"path": f.path, "mode": f"{stat.S_IMODE(f.mode):04o}"} for f in tree.files],
+            "files": [
+                {"path": f.path, "mode": f"{stat.S_IMODE(f.mode):04o}"}
+                for f in sorted(tree.files, key=lambda f: f.path)
+            ],
             "symlinks": [{"path": s.path, "target": s.target} for s in tree.symlinks],
         }
         click.echo(json.dumps(doc, indent=2))
