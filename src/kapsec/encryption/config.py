@@ -369,6 +369,28 @@ def parse_go_duration(text: str) -> float | None:
     return sign * total
 
 
+def go_duration_string(seconds: float) -> str:
+    """Go's ``time.Duration.String()`` (``"-1m0s"``, ``"3s"``, ``"1h0m0s"``, ``"500ms"``)."""
+    ns = round(seconds * 1e9)
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                text = f"{ns / size:.9f}".rstrip("0").rstrip(".")
+                return f"{sign}{text}{unit}"
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    secs = f"{rest / 1e9:.9f}".rstrip("0").rstrip(".")
+    if hours:
+        return f"{sign}{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{sign}{minutes}m{secs}s"
+    return f"{sign}{secs}s"
+
+
 _PROVIDER_FIELDS = ("kms", "aesgcm", "aescbc", "secretbox", "identity")
 
 
@@ -665,10 +687,23 @@ def _validate_kms(kms: KMSSettings, path: str, names: set[str], reload: bool, ad
         )
     # timeout
     if kms.timeout_seconds <= 0:
-        add(f"{path}.timeout", ErrorType.INVALID, "timeout should be a positive value", kms.timeout)
+        add(
+            f"{path}.timeout",
+            ErrorType.INVALID,
+            "timeout should be a positive value",
+            go_duration_string(kms.timeout_seconds),
+        )
     # endpoint
     if kms.endpoint == "":
         add(f"{path}.endpoint", ErrorType.INVALID, "endpoint is a mandatory field for a kms", "")
+    elif any(ord(c) < 0x20 or ord(c) == 0x7F for c in kms.endpoint):
+        add(
+            f"{path}.endpoint",
+            ErrorType.INVALID,
+            f"invalid endpoint for kms provider, error: parse {json.dumps(kms.endpoint)}: "
+            "net/url: invalid control character in URL",
+            kms.endpoint,
+        )
     else:
         scheme = kms.endpoint.split(":", 1)[0] if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", kms.endpoint) else ""
         if scheme != "unix":
