@@ -1,0 +1,230 @@
+"""What a check sees: the API server configuration and the node's files, read once and cached.
+
+Paths in flags are paths *inside the API server's container*; they are mapped to the node
+through the pod's hostPath mounts (a static pod) and then placed under ``--root`` when the
+node's filesystem was copied elsewhere. For a process, ``/proc/PID/root`` is used when it is
+readable, so a containerised API server's files are found too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import posixpath
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kapsec.errors import KapsecError
+from kapsec.model.apiserver import ApiServerConfig
+from kapsec.model.findings import Evidence, Status
+from kapsec.sources.yamlmarks import load_documents, read_text
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    message: str
+    evidence: Evidence = field(default_factory=Evidence)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A path the API server uses, located on the scanned filesystem."""
+
+    shown: str  # the node path as the user knows it (e.g. /etc/kubernetes/pki/ca.crt)
+    real: str | None  # where kapsec reads it; None when it cannot be reached
+    why: str = ""  # why ``real`` is None
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """Another control-plane static pod (controller-manager, scheduler, etcd)."""
+
+    shown: str
+    real: str
+    flags: Mapping[str, str]
+    run_as_user: int | None
+    hostpaths: tuple[tuple[str, str], ...]  # (mountPath, hostPath)
+
+    def host_path(self, container_path: str) -> str:
+        best = ("", "")
+        for mp, hp in self.hostpaths:
+            mpn = mp.rstrip("/")
+            if (container_path == mpn or container_path.startswith(mpn + "/")) and len(mpn) > len(best[0]):
+                best = (mpn, hp)
+        if not best[0]:
+            return container_path
+        return best[1].rstrip("/") + container_path[len(best[0]) :]
+
+
+@dataclass
+class ScanContext:
+    config: ApiServerConfig
+    root: str | None = None
+    snapshot: str | None = None
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    manifest_real: str | None = None  # the API server manifest as read (for 1.1 checks)
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ paths
+
+    def node_real(self, node_path: str) -> str:
+        """Where a path on the node is read from (under --root when given)."""
+        if self.root is not None:
+            return os.path.join(self.root, node_path.lstrip("/"))
+        proc_root = self.config.extra.get("proc_root")
+        if proc_root and os.access(str(proc_root), os.R_OK | os.X_OK):
+            return f"{proc_root}{node_path}"
+        return node_path
+
+    def resolve(self, container_path: str) -> Resolved:
+        """Map a path from a flag to the scanned filesystem."""
+        if not container_path:
+            return Resolved(container_path, None, "empty path")
+        if not container_path.startswith("/"):
+            return Resolved(
+                container_path,
+                None,
+                f"{container_path} is relative to the API server's working directory, which kapsec cannot know",
+            )
+        host = self.config.host_path(container_path)
+        if host is None:
+            return Resolved(
+                container_path,
+                None,
+                f"{container_path} is not on a hostPath volume of the kube-apiserver pod, so the API server "
+                "cannot read it from the node (mount its directory)",
+            )
+        shown = host if host == container_path else f"{host} (mounted at {container_path})"
+        return Resolved(shown, self.node_real(host))
+
+    def flag_file(self, flag: str) -> Resolved | None:
+        value = self.config.get_str(flag) if self.config.is_set(flag) else ""
+        if not value:
+            return None
+        return self.resolve(value)
+
+    def manifest_dir(self) -> tuple[str, str, str]:
+        """(node dir, real dir, suffix) of the static pod manifests."""
+        rel = self.config.extra.get("manifest_rel")
+        if rel:
+            node_dir = "/" + posixpath.dirname(str(rel))
+            suffix = posixpath.splitext(str(rel))[1] or ".yaml"
+            return node_dir, self.node_real(node_dir), suffix
+        if self.config.source == "manifest" and self.manifest_real:
+            real_dir = os.path.dirname(self.manifest_real) or "."
+            suffix = os.path.splitext(self.manifest_real)[1] or ".yaml"
+            return real_dir, real_dir, suffix
+        return "/etc/kubernetes/manifests", self.node_real("/etc/kubernetes/manifests"), ".yaml"
+
+    # ------------------------------------------------------------------ other static pods
+
+    def sibling(self, component: str) -> Sibling | Resolved:
+        """The static pod of ``component`` next to the API server's, or where it was looked for."""
+        key = f"sibling:{component}"
+        if key in self._cache:
+            cached: Sibling | Resolved = self._cache[key]
+            return cached
+        node_dir, real_dir, suffix = self.manifest_dir()
+        result: Sibling | Resolved
+        names = [f"{component}{suffix}"] + [
+            f"{component}{s}" for s in (".yaml", ".yml", ".manifest") if s != suffix
+        ]
+        found = next((n for n in names if os.path.isfile(os.path.join(real_dir, n))), None)
+        if found is None:
+            shown = posixpath.join(node_dir, names[0])
+            result = Resolved(shown, None, f"{shown} not found")
+        else:
+            real = os.path.join(real_dir, found)
+            shown = posixpath.join(node_dir, found)
+            result = _parse_sibling(shown, real, component)
+        self._cache[key] = result
+        return result
+
+    # ------------------------------------------------------------------ loaded files
+
+    def cached(self, key: str, loader: Any) -> Any:
+        """``loader()`` once; a KapsecError is cached and re-raised."""
+        if key not in self._cache:
+            try:
+                self._cache[key] = ("ok", loader())
+            except KapsecError as exc:
+                self._cache[key] = ("err", exc)
+        kind, value = self._cache[key]
+        if kind == "err":
+            raise value
+        return value
+
+    # ------------------------------------------------------------------ users and groups
+
+    def _names(self, filename: str) -> dict[int, str]:
+        key = f"names:{filename}"
+        if key not in self._cache:
+            names: dict[int, str] = {}
+            path = self.node_real(f"/etc/{filename}") if self.root else f"/etc/{filename}"
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    for line in fh:
+                        parts = line.split(":")
+                        if len(parts) >= 3 and parts[2].isdigit():
+                            names.setdefault(int(parts[2]), parts[0])
+            except OSError:
+                pass
+            names.setdefault(0, "root")
+            self._cache[key] = names
+        result: dict[int, str] = self._cache[key]
+        return result
+
+    def owner(self, st: os.stat_result) -> str:
+        user = self._names("passwd").get(st.st_uid, str(st.st_uid))
+        group = self._names("group").get(st.st_gid, str(st.st_gid))
+        return f"{user}:{group}"
+
+
+def _parse_sibling(shown: str, real: str, component: str) -> Sibling | Resolved:
+    try:
+        docs = load_documents(read_text(real, shown), shown)
+    except KapsecError as exc:
+        return Resolved(shown, None, f"{shown}: {exc.message}")
+    for doc in docs:
+        spec = doc.get("spec") if isinstance(doc, Mapping) else None
+        if not isinstance(spec, Mapping):
+            continue
+        for c in spec.get("containers") or []:
+            if not isinstance(c, Mapping):
+                continue
+            words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+            flags: dict[str, str] = {}
+            for w in words:
+                if w.startswith("--"):
+                    k, _, v = w[2:].partition("=")
+                    flags[k] = v
+            sc_raw, psc_raw = c.get("securityContext"), spec.get("securityContext")
+            sc: Mapping[str, Any] = sc_raw if isinstance(sc_raw, Mapping) else {}
+            psc: Mapping[str, Any] = psc_raw if isinstance(psc_raw, Mapping) else {}
+            run_as = sc.get("runAsUser", psc.get("runAsUser"))
+            vols = {
+                v.get("name"): v["hostPath"].get("path")
+                for v in spec.get("volumes") or []
+                if isinstance(v, Mapping) and isinstance(v.get("hostPath"), Mapping)
+            }
+            hostpaths = tuple(
+                (str(m.get("mountPath")), str(vols[m.get("name")]))
+                for m in c.get("volumeMounts") or []
+                if isinstance(m, Mapping) and m.get("name") in vols
+            )
+            return Sibling(shown, real, flags, run_as if isinstance(run_as, int) else None, hostpaths)
+    return Resolved(shown, None, f"{shown}: no {component} container in it")
+
+
+def lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def mode_bits(st: os.stat_result) -> int:
+    return stat.S_IMODE(st.st_mode)

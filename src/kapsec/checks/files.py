@@ -1,0 +1,194 @@
+"""CIS section 1.1: permissions and ownership of the control-plane files on the node.
+
+The files are found the way the node uses them, not from hard-coded paths: the sibling
+static pod manifests next to the API server's, the scheduler's and controller-manager's
+``--kubeconfig``, etcd's ``--data-dir`` through its hostPath volume, and the PKI directory of
+``--client-ca-file``. An absent file is ``warn`` (kube-bench fails it), never ``pass``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+
+from kapsec.checks.catalog import Check
+from kapsec.checks.context import Outcome, Resolved, ScanContext, Sibling, lstat, mode_bits
+from kapsec.model.findings import Evidence, Status
+
+
+@dataclass(frozen=True)
+class Target:
+    shown: str
+    real: str
+
+
+def _sibling_file(ctx: ScanContext, component: str) -> list[Target] | str:
+    s = ctx.sibling(component)
+    if isinstance(s, Resolved):
+        return s.why
+    return [Target(s.shown, s.real)]
+
+
+def _kubeconfig_of(ctx: ScanContext, component: str, default: str) -> list[Target] | str:
+    s = ctx.sibling(component)
+    node = default
+    if isinstance(s, Sibling) and s.flags.get("kubeconfig"):
+        node = s.host_path(s.flags["kubeconfig"])
+    real = ctx.node_real(node)
+    if not os.path.exists(real):
+        return f"{node} not found"
+    return [Target(node, real)]
+
+
+def pki_dir(ctx: ScanContext) -> str:
+    ca = ctx.config.get_str("client-ca-file")
+    if ca.startswith("/"):
+        host = ctx.config.host_path(ca)
+        if host:
+            return posixpath.dirname(host)
+    return "/etc/kubernetes/pki"
+
+
+def _walk(ctx: ScanContext, node_dir: str, suffix: str | None, include_dirs: bool) -> list[Target] | str:
+    real_dir = ctx.node_real(node_dir)
+    if not os.path.isdir(real_dir):
+        return f"{node_dir} not found"
+    out: list[Target] = []
+    if include_dirs:
+        out.append(Target(node_dir, real_dir))
+    for dirpath, dirnames, filenames in os.walk(real_dir):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, real_dir)
+        node_base = node_dir if rel == "." else posixpath.join(node_dir, rel.replace(os.sep, "/"))
+        if include_dirs and rel != ".":
+            out.append(Target(node_base, dirpath))
+        for f in sorted(filenames):
+            if suffix is None or f.endswith(suffix):
+                out.append(Target(posixpath.join(node_base, f), os.path.join(dirpath, f)))
+    if not out:
+        return f"no {suffix or ''} files under {node_dir}".replace("  ", " ")
+    return out
+
+
+def _etcd_data_dir(ctx: ScanContext) -> list[Target] | str:
+    s = ctx.sibling("etcd")
+    node = "/var/lib/etcd"
+    if isinstance(s, Sibling) and s.flags.get("data-dir"):
+        node = s.host_path(s.flags["data-dir"])
+    real = ctx.node_real(node)
+    if not os.path.isdir(real):
+        return f"{node} not found"
+    return [Target(node, real)]
+
+
+def _cni(ctx: ScanContext) -> list[Target] | str:
+    out: list[Target] = []
+    for d in ("/etc/cni/net.d", "/var/lib/cni/networks"):
+        r = _walk(ctx, d, None, include_dirs=False)
+        if isinstance(r, list):
+            out.extend(r)
+    return out or "no CNI configuration under /etc/cni/net.d or /var/lib/cni/networks"
+
+
+def targets(ctx: ScanContext, target: str) -> list[Target] | str:
+    """The files of ``target`` (existing ones), or why there are none."""
+    if target == "apiserver-manifest":
+        if ctx.manifest_real and ctx.config.source == "manifest":
+            rel = ctx.config.extra.get("manifest_rel")
+            shown = "/" + str(rel) if rel else (ctx.config.file or ctx.manifest_real)
+            return [Target(shown, ctx.manifest_real)]
+        return _sibling_file(ctx, "kube-apiserver")
+    if target == "controller-manager-manifest":
+        return _sibling_file(ctx, "kube-controller-manager")
+    if target == "scheduler-manifest":
+        return _sibling_file(ctx, "kube-scheduler")
+    if target == "etcd-manifest":
+        return _sibling_file(ctx, "etcd")
+    if target == "cni-files":
+        return _cni(ctx)
+    if target == "etcd-data-dir":
+        return _etcd_data_dir(ctx)
+    if target == "admin-conf":
+        found = [
+            Target(p, ctx.node_real(p))
+            for p in ("/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf")
+            if os.path.isfile(ctx.node_real(p))
+        ]
+        return found or "/etc/kubernetes/admin.conf not found"
+    if target == "scheduler-conf":
+        return _kubeconfig_of(ctx, "kube-scheduler", "/etc/kubernetes/scheduler.conf")
+    if target == "controller-manager-conf":
+        return _kubeconfig_of(ctx, "kube-controller-manager", "/etc/kubernetes/controller-manager.conf")
+    if target == "pki-all":
+        return _walk(ctx, pki_dir(ctx), None, include_dirs=True)
+    if target == "pki-crt":
+        return _walk(ctx, pki_dir(ctx), ".crt", include_dirs=False)
+    if target == "pki-key":
+        return _walk(ctx, pki_dir(ctx), ".key", include_dirs=False)
+    raise ValueError(f"unknown file target {target!r}")
+
+
+def file_mode(check: Check, ctx: ScanContext) -> Outcome:
+    target = str(check.rule.args["target"])
+    allowed = int(str(check.rule.args["max"]), 8)
+    found = targets(ctx, target)
+    if isinstance(found, str):
+        return Outcome(Status.WARN, f"cannot check: {found}", Evidence(detail=found))
+    bad = []
+    for t in found:
+        st = lstat(t.real)
+        if st is None:
+            return Outcome(Status.WARN, f"cannot stat {t.shown}", Evidence(file=t.shown))
+        mode = mode_bits(st)
+        if mode & ~allowed:
+            bad.append((t, mode))
+    if bad:
+        t, mode = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        return Outcome(
+            Status.FAIL,
+            f"{t.shown} has mode {mode:04o}, more permissive than {allowed:04o}{more}",
+            Evidence(file=t.shown, value=f"{mode:04o}"),
+        )
+    if len(found) <= 2:
+        shown = " and ".join(t.shown for t in found)
+    else:
+        shown = f"{len(found)} files under {posixpath.dirname(found[0].shown)}"
+    return Outcome(Status.PASS, f"{shown}: mode {allowed:04o} or stricter", Evidence(file=found[0].shown))
+
+
+def file_owner(check: Check, ctx: ScanContext) -> Outcome:
+    target = str(check.rule.args["target"])
+    expected = str(check.rule.args["owner"])
+    found = targets(ctx, target)
+    if isinstance(found, str):
+        return Outcome(Status.WARN, f"cannot check: {found}", Evidence(detail=found))
+    accept = {expected}
+    note = ""
+    if target == "etcd-data-dir" and expected == "etcd:etcd":
+        s = ctx.sibling("etcd")
+        if isinstance(s, Sibling) and s.run_as_user in (None, 0):
+            accept.add("root:root")
+            note = " (etcd runs as root: its manifest sets no runAsUser, so root:root is etcd's own user)"
+    bad = []
+    for t in found:
+        st = lstat(t.real)
+        if st is None:
+            return Outcome(Status.WARN, f"cannot stat {t.shown}", Evidence(file=t.shown))
+        owner = ctx.owner(st)
+        if owner not in accept:
+            bad.append((t, owner))
+    if bad:
+        t, owner = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        return Outcome(
+            Status.FAIL,
+            f"{t.shown} is owned by {owner}, expected {expected}{more}",
+            Evidence(file=t.shown, value=owner),
+        )
+    shown = found[0].shown if len(found) <= 2 else f"{len(found)} paths under {found[0].shown}"
+    if len(found) == 2:
+        shown = f"{found[0].shown} and {found[1].shown}"
+    owners = sorted({ctx.owner(st) for t in found if (st := lstat(t.real)) is not None})
+    return Outcome(Status.PASS, f"{shown}: owned by {', '.join(owners)}{note}", Evidence(file=found[0].shown))
