@@ -224,9 +224,13 @@ def naive_allowed(store: RbacStore, req: RequestAttributes) -> bool:
             return True
     if req.namespace:
         for b, res in zip(store.role_bindings, store.rb_resolved, strict=True):
-            if b.namespace == req.namespace and applies(b) and res.role is not None:
-                if any(rule_allows_query(r, q) for r in res.role.rules):
-                    return True
+            if (
+                b.namespace == req.namespace
+                and applies(b)
+                and res.role is not None
+                and any(rule_allows_query(r, q) for r in res.role.rules)
+            ):
+                return True
     return False
 
 
