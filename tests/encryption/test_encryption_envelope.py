@@ -91,7 +91,7 @@ def test_a_wrong_key_does_not_open_aescbc_or_secretbox() -> None:
     wrong = Key("key1", base64.b64encode(bytes(32)).decode())
     cbc = next(e for s, e in ENTRIES if s == "aescbc" and e["encrypted"])
     # CBC has no authentication: only the PKCS#7 padding check (like upstream's) catches a wrong key
-    with pytest.raises(DecryptError, match="^invalid padding on input$"):
+    with pytest.raises(DecryptError, match=r"^invalid padding on input$"):
         open_value(ProviderType.AESCBC, wrong, stored_value("aescbc", cbc), b"")
     box = next(e for s, e in ENTRIES if s == "secretbox" and e["encrypted"])
     with pytest.raises(DecryptError, match="secretbox: message authentication failed"):
