@@ -155,7 +155,7 @@ _RECOMMENDED_HEAD = """\
 #   rule 9  Writes to workloads, services, service accounts, namespaces, admission webhooks and
 #           policies, CRDs, API services, network policies and CSRs at Request: detections read
 #           these bodies (privileged pods, host mounts, NodePort services, webhook hijacks).
-#   rule 10 Everything else at Metadata.{extra_doc}
+{extra_rules_doc}#   rule {catch_all} Everything else at Metadata.{extra_doc}
 #
 # kapsec-lint: ignore=AP060 ConfigMap and Secret bodies are never logged (they hold credentials): detections reading them stay blind by design
 apiVersion: audit.k8s.io/v1
@@ -255,7 +255,9 @@ def generate_profile(profile: str) -> str:
     if profile == "cis":
         return CIS
     if profile == "recommended":
-        return _RECOMMENDED_HEAD.format(profile="recommended", extra_doc="", extra_rules="")
+        return _RECOMMENDED_HEAD.format(
+            profile="recommended", extra_doc="", extra_rules="", extra_rules_doc="", catch_all="10"
+        )
     raise UsageError(f"unknown profile {profile!r} (expected one of: {', '.join(PROFILES)})")
 
 
@@ -292,7 +294,9 @@ def find_noise(
     """
     from kapsec.auditpolicy.loader import load_policy_text
 
-    base = compiled(load_policy_text(generate_profile("recommended"), "recommended"))
+    base_policy = load_policy_text(generate_profile("recommended"), "recommended")
+    base = compiled(base_policy)
+    base_catch_all = len(base_policy.rules) - 1
     counts: Counter[tuple[str, str, str, str]] = Counter()
     sizes: Counter[tuple[str, str, str, str]] = Counter()
     verbs: dict[tuple[str, str, str, str], set[str]] = {}
@@ -315,8 +319,8 @@ def find_noise(
             req.name,
             req.path,
         )
-        if d.level == LEVEL_NONE:
-            continue
+        if d.rule_index != base_catch_all:
+            continue  # decided by a specific rule: the generated policy keeps that decision
         res = f"{req.resource}/{req.subresource}" if req.subresource else req.resource
         key = (req.user or "", req.api_group, res, "")
         counts[key] += 1
@@ -338,7 +342,7 @@ def find_noise(
 
 
 def from_log(noise: list[NoiseRule], sources: list[str]) -> str:
-    """The recommended profile plus one None rule per ``noise`` item (inserted after rule 5)."""
+    """The recommended profile plus one None rule per ``noise`` item, just before the catch-all."""
     doc_lines = []
     rule_lines = []
     for k, item in enumerate(noise):
@@ -346,21 +350,22 @@ def from_log(noise: list[NoiseRule], sources: list[str]) -> str:
         gr = rule.resources[0]
         what = gr.resources[0] + (f".{gr.group}" if gr.group else "")
         doc_lines.append(
-            f"\n#   rule {6 + k} (from the log) {rule.users[0]} {'/'.join(rule.verbs)} {what}: "
-            f"{item.events} events ({item.share:.1%} of the log), {item.bytes} bytes."
+            f"#   rule {10 + k} (from the log) None for {rule.users[0]} {'/'.join(rule.verbs)} {what}:\n"
+            f"#           {item.events} requests ({item.share:.1%} of the log), {item.bytes} bytes.\n"
         )
         rule_lines.append("\n".join("  " + x for x in render_rule(rule).splitlines()) + "\n")
-    extra_doc = "".join(doc_lines)
+    extra_doc = ""
     if noise:
         extra_doc += (
-            "\n#   The rules marked 'from the log' come after rule 5 and shift the later rules down; "
-            "\n#   Secrets and tokens (rule 0) stay audited whoever reads them."
+            "\n#   The rules from the log drop reads that only the catch-all recorded; Secrets and"
+            "\n#   tokens (rule 0), exec and attach (rule 8) stay audited whoever reads them."
         )
     if sources:
         extra_doc += "\n#   Traffic read from: " + ", ".join(sources) + "."
-    text = _RECOMMENDED_HEAD.format(profile="recommended --from-log", extra_doc=extra_doc, extra_rules="")
-    if not rule_lines:
-        return text
-    marker = '  - level: Metadata\n    userGroups: ["system:nodes"]\n'
-    head, sep, tail = text.partition(marker)
-    return head + "".join(rule_lines) + sep + tail
+    return _RECOMMENDED_HEAD.format(
+        profile="recommended --from-log",
+        extra_doc=extra_doc,
+        extra_rules="".join(rule_lines),
+        extra_rules_doc="".join(doc_lines),
+        catch_all=str(10 + len(noise)),
+    )
