@@ -376,3 +376,13 @@ def test_cluster_uses_collect_snapshot_and_saves(tmp_path: Path, monkeypatch: py
     )
     assert r2.code == 0
     assert r2.stdout.splitlines()[1].endswith('to Group "auditors"')
+
+
+def test_namespace_is_dropped_for_cluster_scoped_resources_like_kubectl() -> None:
+    r = run_cli("rbac", "can-i", "get", "nodes", "-n", "team-a", "--as", "bob", "-o", "json", *SRC)
+    assert r.code == 0
+    assert json.loads(r.stdout)["request"]["namespace"] == ""
+    assert (
+        r.stderr
+        == "kapsec: note: nodes is cluster-scoped: its requests carry no namespace; ignoring -n team-a\n"
+    )

@@ -158,6 +158,16 @@ def _request_from_args(
         return RequestAttributes(
             user=user_name, groups=groups, verb=verb, resource_request=False, path=res.path
         )
+    from kapsec.rbac.matrix import is_cluster_scoped
+
+    if namespace and is_cluster_scoped(res.api_group, res.resource):
+        # kubectl drops the namespace for cluster-scoped resources: their requests carry none
+        click.echo(
+            f"kapsec: note: {res.resource} is cluster-scoped: its requests carry no namespace; ignoring -n {namespace}",
+            err=True,
+        )
+        namespace = ""
+
     return RequestAttributes(
         user=user_name,
         groups=groups,

@@ -65,6 +65,33 @@ COMMON_RESOURCES: tuple[tuple[str, str, bool], ...] = (
     ("storage.k8s.io", "storageclasses", False),
 )
 _SCOPE = {(g, r): ns for g, r, ns in COMMON_RESOURCES}
+_CLUSTER_SCOPED = frozenset(
+    {(g, r.partition("/")[0]) for g, r, ns in COMMON_RESOURCES if not ns}
+    | {
+        ("", "componentstatuses"),
+        ("apiregistration.k8s.io", "apiservices"),
+        ("scheduling.k8s.io", "priorityclasses"),
+        ("storage.k8s.io", "csinodes"),
+        ("storage.k8s.io", "csidrivers"),
+        ("storage.k8s.io", "volumeattachments"),
+        ("node.k8s.io", "runtimeclasses"),
+        ("networking.k8s.io", "ingressclasses"),
+        ("flowcontrol.apiserver.k8s.io", "flowschemas"),
+        ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
+        ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+        ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+        ("authentication.k8s.io", "selfsubjectreviews"),
+        ("authentication.k8s.io", "tokenreviews"),
+        ("authorization.k8s.io", "selfsubjectaccessreviews"),
+        ("authorization.k8s.io", "selfsubjectrulesreviews"),
+        ("authorization.k8s.io", "subjectaccessreviews"),
+    }
+)
+
+
+def is_cluster_scoped(api_group: str, resource: str) -> bool:
+    """Whether a built-in resource is cluster-scoped (unknown resources are taken as namespaced)."""
+    return (api_group, resource) in _CLUSTER_SCOPED
 
 
 @dataclass(frozen=True)
