@@ -105,6 +105,13 @@ def _coverage(config: EncryptionConfig, name: str) -> list[Finding]:
         first = rule.write_provider
         if first is None or first.type is not ProviderType.IDENTITY:
             continue
+        live = [
+            r
+            for r in rule.resources
+            if config.rule_for(GroupResource.parse(r).resource, GroupResource.parse(r).group) is rule
+        ]
+        if not live:
+            continue  # every resource is served by an earlier rule: dead configuration (ENC-005)
         covers_secrets = rule is secrets_rule
         only = len(rule.providers) == 1
         what = "identity is the only provider" if only else "identity is the first provider"
@@ -114,7 +121,7 @@ def _coverage(config: EncryptionConfig, name: str) -> list[Finding]:
                 "Secrets written encrypted" if covers_secrets else "resources written encrypted",
                 Status.FAIL,
                 Severity.HIGH if covers_secrets else Severity.MEDIUM,
-                f"resources[{rule.index}] ({', '.join(rule.resources)}): {what}, so new writes are stored in "
+                f"resources[{rule.index}] ({', '.join(live)}): {what}, so new writes are stored in "
                 "clear; the API server accepts this without a warning",
                 benchmarks=CIS,
                 evidence=Evidence(file=name, line=first.line, value="identity"),
