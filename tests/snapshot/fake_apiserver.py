@@ -1,0 +1,112 @@
+"""A small HTTP server on 127.0.0.1 that answers Kubernetes list requests from JSON files.
+
+The files in tests/data/netpol/cluster-api/ are list responses in the API server's own format
+(``PodList`` etc., items without kind/apiVersion, ``metadata.continue`` paging, managedFields),
+named after the path: ``/apis/apps/v1/deployments`` -> ``apis_apps_v1_deployments.json``; a
+``continue`` token answers with ``<name>.page2.json``. Requests need ``Authorization: Bearer
+<token>``; paths listed in ``forbidden`` answer 403 with a Status like the API server's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from helpers import DATA
+
+API_DIR = DATA / "netpol" / "cluster-api"
+TOKEN = "kapsec-test-token"
+
+
+@dataclass
+class FakeApiServer:
+    url: str
+    requests: list[str] = field(default_factory=list)
+    forbidden: set[str] = field(default_factory=set)
+
+    def kubeconfig(self, directory: Path, token: str = TOKEN, context: str = "test") -> Path:
+        path = directory / "kubeconfig"
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: test\n  cluster:\n    server: {self.url}\n"
+            f"users:\n- name: tester\n  user:\n    token: {token}\n"
+            f"contexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\n"
+            "- name: other\n  context:\n    cluster: test\n    user: tester\n"
+            f"current-context: {context}\n"
+        )
+        return path
+
+
+def _status(code: int, reason: str, message: str) -> bytes:
+    return json.dumps(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code,
+        }
+    ).encode()
+
+
+@contextmanager
+def fake_apiserver() -> Iterator[FakeApiServer]:
+    state = FakeApiServer(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+            pass
+
+        def _send(self, code: int, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            state.requests.append(self.path)
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._send(401, _status(401, "Unauthorized", "Unauthorized"))
+                return
+            if url.path in state.forbidden:
+                resource = url.path.rsplit("/", 1)[-1]
+                group = url.path.split("/")[2] if url.path.startswith("/apis/") else ""
+                self._send(
+                    403,
+                    _status(
+                        403,
+                        "Forbidden",
+                        f'{resource}{"." + group if group else ""} is forbidden: User "tester" cannot list '
+                        f'resource "{resource}" in API group "{group}" at the cluster scope',
+                    ),
+                )
+                return
+            name = url.path.strip("/").replace("/", "_")
+            if "continue" in parse_qs(url.query):
+                name += ".page2"
+            file = API_DIR / f"{name}.json"
+            if not file.exists():
+                self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
+                return
+            self._send(200, file.read_bytes())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
