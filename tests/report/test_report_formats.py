@@ -372,3 +372,16 @@ def test_report_markdown_pipes_in_code_and_newlines_are_escaped() -> None:
         "`f.yaml:3  --x=a\\|b`",
         "line one<br>line two",
     ]
+
+
+def test_report_text_fix_is_the_first_paragraph_of_the_remediation() -> None:
+    f = Finding(
+        id="X-1",
+        title="t",
+        status=Status.FAIL,
+        severity=Severity.HIGH,
+        remediation="Either set --allow-privileged=false (this stops\nkube-proxy and most CNIs).\n\nOr enforce baseline.",
+    )
+    out = render(Report("kapsec", "0.1.0", {}, [f]), "text", color=False)
+    assert "fix: Either set --allow-privileged=false (this stops kube-proxy and most CNIs).\n" in out
+    assert "Or enforce baseline" not in out

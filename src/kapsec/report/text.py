@@ -30,6 +30,16 @@ SEVERITY_STYLE = {
 INDENT = " " * 17  # under the title column: "  FAIL  critical "
 
 
+def first_paragraph(text: str) -> str:
+    """The text up to its first blank line, wrapped lines joined (catalog text is often folded)."""
+    para: list[str] = []
+    for line in text.strip().splitlines():
+        if not line.strip():
+            break
+        para.append(line.strip())
+    return " ".join(para)
+
+
 def _finding_lines(f: Finding) -> list[Text]:
     head = Text("  ")
     head.append(f"{STATUS_LABEL[f.status]:<4}", style=STATUS_STYLE[f.status])
@@ -46,8 +56,7 @@ def _finding_lines(f: Finding) -> list[Text]:
         label = "reason: " if f.status in (Status.WARN, Status.SKIP) else ""
         lines.append(Text(f"{INDENT}{label}{f.message}"))
     if f.status is Status.FAIL and f.remediation:
-        first = f.remediation.strip().splitlines()[0]
-        lines.append(Text(INDENT) + Text("fix: ", style="bold") + Text(first))
+        lines.append(Text(INDENT) + Text("fix: ", style="bold") + Text(first_paragraph(f.remediation)))
     return lines
 
 
