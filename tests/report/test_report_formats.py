@@ -385,3 +385,25 @@ def test_report_text_fix_is_the_first_paragraph_of_the_remediation() -> None:
     out = render(Report("kapsec", "0.1.0", {}, [f]), "text", color=False)
     assert "fix: Either set --allow-privileged=false (this stops kube-proxy and most CNIs).\n" in out
     assert "Or enforce baseline" not in out
+
+
+def test_report_sarif_places_node_paths_under_the_scan_root() -> None:
+    f = Finding(
+        id="AUDIT-001",
+        title="Audit log path is set",
+        status=Status.FAIL,
+        severity=Severity.HIGH,
+        evidence=Evidence(
+            file="/etc/kubernetes/manifests/kube-apiserver.yaml", line=12, flag="--audit-log-path"
+        ),
+    )
+    for root, uri in (
+        ("nodes/cp1", "nodes/cp1/etc/kubernetes/manifests/kube-apiserver.yaml"),
+        ("/srv/node copy", "file:///srv/node%20copy/etc/kubernetes/manifests/kube-apiserver.yaml"),
+        (None, "file:///etc/kubernetes/manifests/kube-apiserver.yaml"),
+    ):
+        target = {"kind": "kube-apiserver"} | ({"root": root} if root else {})
+        doc = json.loads(render(Report("kapsec", "0.1.0", target, [f]), "sarif"))
+        loc = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        assert loc == {"artifactLocation": {"uri": uri}, "region": {"startLine": 12}}
+        assert list(sarif_validator().iter_errors(doc)) == []

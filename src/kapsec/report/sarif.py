@@ -44,6 +44,16 @@ def artifact_uri(path: str) -> str:
     return quote(posix)
 
 
+def evidence_uri(path: str, root: object = None) -> str:
+    """The URI of an evidence file. With a node root (``scan --root DIR``), an absolute node path is
+    placed under it (``/etc/x`` with root ``node`` -> ``node/etc/x``), so that a scan run from a
+    repository holding the node's files points code scanning at the files in the repository."""
+    posix = path.replace("\\", "/")
+    if isinstance(root, str) and root and PurePosixPath(posix).is_absolute():
+        posix = str(PurePosixPath(root.replace("\\", "/")) / posix.lstrip("/"))
+    return artifact_uri(posix)
+
+
 def _rule(f: Finding) -> dict[str, Any]:
     tags = ["security", "kubernetes"]
     tags += [f"{k}:{v}" for k, v in f.benchmarks.items()]
@@ -74,7 +84,7 @@ def _rule(f: Finding) -> dict[str, Any]:
     return rule
 
 
-def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, root: object) -> dict[str, Any]:
     text = f"{f.title}: {f.message}" if f.message else f.title
     result: dict[str, Any] = {
         "ruleId": f.id,
@@ -86,7 +96,7 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
     ev = f.evidence
     loc: dict[str, Any] = {}
     if ev.file:
-        physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(ev.file)}}
+        physical: dict[str, Any] = {"artifactLocation": {"uri": evidence_uri(ev.file, root)}}
         if ev.line is not None and ev.line >= 1:
             physical["region"] = {"startLine": ev.line}
         loc["physicalLocation"] = physical
@@ -119,7 +129,7 @@ def to_sarif(report: Report) -> dict[str, Any]:
     }
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "results": [_result(f, index[f.id]) for f in report.findings],
+        "results": [_result(f, index[f.id], report.target.get("root")) for f in report.findings],
         "columnKind": "unicodeCodePoints",
         "properties": {"target": dict(report.target), "summary": report.summary()},
     }
