@@ -168,7 +168,7 @@ def collect_snapshot(
             "annotations": {
                 "kapsec.io/collected-at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "kapsec.io/server": str(api.configuration.host),
-                "kapsec.io/counts": json.dumps(counts, sort_keys=True),
+                "kapsec.io/counts": json.dumps(counts),
             }
         },
         "items": items,
