@@ -386,3 +386,68 @@ def test_namespace_is_dropped_for_cluster_scoped_resources_like_kubectl() -> Non
         r.stderr
         == "kapsec: note: nodes is cluster-scoped: its requests carry no namespace; ignoring -n team-a\n"
     )
+
+
+def test_cluster_against_a_local_api_server(tmp_path: Path) -> None:
+    """The real collector (kapsec.sources.cluster) over HTTP, then the saved snapshot offline."""
+    from snapshot.fake_apiserver import fake_apiserver
+
+    with fake_apiserver() as api:
+        kubeconfig = api.kubeconfig(tmp_path)
+        saved = tmp_path / "rbac.json"
+        r = run_cli(
+            "rbac",
+            "who-can",
+            "get",
+            "secrets",
+            "-n",
+            "prod",
+            "--cluster",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--context",
+            "test",
+            "--save",
+            str(saved),
+            "-o",
+            "json",
+        )
+        assert [p.split("?")[0] for p in api.requests] == [
+            "/apis/rbac.authorization.k8s.io/v1/roles",
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        ]
+    assert r.code == 0, r.stderr
+    subjects = [(e["subject"]["kind"], e["subject"]["name"]) for e in json.loads(r.stdout)["subjects"]]
+    assert subjects == [("Group", "system:masters"), ("ServiceAccount", "default")]
+    assert r.stderr == f"kapsec: saved the cluster's RBAC objects to {saved}\n"
+    offline = run_cli(
+        "rbac",
+        "can-i",
+        "get",
+        "secrets",
+        "-n",
+        "prod",
+        "--as",
+        "system:serviceaccount:prod:default",
+        "-f",
+        str(saved),
+    )
+    assert offline.code == 0
+    assert offline.stdout.splitlines()[1] == (
+        '  RBAC: allowed by RoleBinding "api-secrets/prod" of Role "secret-reader" to ServiceAccount "default/prod"'
+    )
+
+
+def test_cluster_unreachable_is_a_clear_error(tmp_path: Path) -> None:
+    from snapshot.fake_apiserver import fake_apiserver
+
+    with fake_apiserver() as api:
+        kubeconfig = api.kubeconfig(tmp_path, token="wrong")
+        r = run_cli("rbac", "can-i", "get", "pods", "--as", "x", "--cluster", "--kubeconfig", str(kubeconfig))
+    assert r.code == 2
+    assert r.stderr == (
+        "kapsec: error: GET /apis/rbac.authorization.k8s.io/v1/roles: HTTP 401: Unauthorized "
+        "(the kubeconfig's credentials were not accepted)\n"
+    )
