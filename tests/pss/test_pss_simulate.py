@@ -1,0 +1,233 @@
+"""Rollout simulation per namespace, the kubectl-label dry-run warnings, the checklist status,
+and the pss check / simulate CLIs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import DATA, run_cli
+from kapsec.model.findings import Status
+from kapsec.pss import checklist_status
+from kapsec.pss.admission import parse_admission_config
+from kapsec.pss.api import Level
+from kapsec.pss.simulate import simulate
+from kapsec.sources.objects import load_paths, load_text
+
+SNAPSHOT = DATA / "netpol" / "snapshot.json"
+
+
+def by_ns(config: object = None) -> dict:
+    return {r.namespace: r for r in simulate(load_paths([SNAPSHOT]), config)}  # type: ignore[arg-type]
+
+
+def test_simulation_per_namespace() -> None:
+    r = by_ns()
+    summary = {
+        ns: (
+            str(x.policy.enforce),
+            len(x.objects),
+            len(x.refused("current")),
+            len(x.refused("baseline")),
+            len(x.refused("restricted")),
+            x.recommended.value if x.recommended else None,
+        )
+        for ns, x in r.items()
+    }
+    assert summary == {
+        "default": ("privileged:latest", 0, 0, 0, 0, "restricted"),
+        "kube-node-lease": ("privileged:latest", 0, 0, 0, 0, "restricted"),
+        "kube-public": ("privileged:latest", 0, 0, 0, 0, "restricted"),
+        "kube-system": ("privileged:latest", 5, 0, 2, 5, "privileged"),
+        "legacy": ("privileged:latest", 2, 0, 2, 2, "privileged"),
+        # an invalid enforce label fails closed: restricted
+        "payments": ("restricted:latest", 1, 1, 1, 1, "privileged"),
+        "prod": ("baseline:v1.36", 7, 0, 0, 7, "baseline"),
+        "web": ("restricted:latest", 3, 0, 0, 0, "restricted"),
+    }
+    assert r["payments"].label_errors == (
+        'metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "bogus": must be one of '
+        "privileged, baseline, restricted",
+    )
+    assert r["default"].label_command() == (
+        "kubectl label --overwrite namespace default pod-security.kubernetes.io/enforce=restricted "
+        "pod-security.kubernetes.io/enforce-version=latest"
+    )
+    assert r["prod"].already_enforced
+    assert r["prod"].label_command() is None
+    assert r["kube-system"].label_command() is None
+
+
+def test_dry_run_warnings_like_kubectl_label() -> None:
+    r = by_ns()
+    assert r["prod"].existing_pod_warnings["restricted"] == (
+        'existing pods in namespace "prod" violate the new PodSecurity enforce level "restricted:latest"',
+        "api-7f9c6d8b4-abc12 (and 1 other pod): allowPrivilegeEscalation != false, unrestricted capabilities, "
+        "runAsNonRoot != true, seccompProfile",
+        "report-29400000-k8v2n: runAsNonRoot != true, runAsUser=0",
+    )
+    assert r["prod"].existing_pod_warnings["baseline"] == ()
+    assert r["kube-system"].existing_pod_warnings["baseline"] == (
+        'existing pods in namespace "kube-system" violate the new PodSecurity enforce level "baseline:latest"',
+        "kube-proxy-7xk2p: host namespaces, hostPath volumes, privileged",
+    )
+
+
+def test_admission_config_defaults_and_exemptions() -> None:
+    cfg = parse_admission_config(
+        """
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults: {enforce: baseline}
+    exemptions: {namespaces: [kube-system], runtimeClasses: [kata]}
+""",
+        "admission.yaml",
+    ).pod_security
+    r = by_ns(cfg)
+    assert r["kube-system"].exempt
+    assert r["kube-system"].recommended is None
+    assert r["kube-system"].label_command() is None
+    assert (
+        str(r["legacy"].policy.enforce) == "baseline:latest"
+    )  # the default applies to unlabelled namespaces
+    assert [o.ref for o in r["legacy"].refused("current")] == [
+        "Pod/legacy/old-app-0",
+        "StatefulSet/legacy/old-app",
+    ]
+    # a pod with an exempt runtime class is never refused
+    pod = load_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: vm, namespace: sandbox}\n"
+        "spec: {runtimeClassName: kata, hostPID: true, containers: [{name: c, image: x}]}\n",
+        "vm.yaml",
+    )
+    [sandbox] = simulate(pod, cfg)
+    assert sandbox.objects[0].exempt_runtime_class
+    assert sandbox.recommended is Level.RESTRICTED
+
+
+def test_checklist_status() -> None:
+    status, reason = checklist_status(load_paths([SNAPSHOT]))
+    assert status is Status.FAIL
+    assert reason == (
+        "2 of 5 namespaces enforce privileged: default, legacy; "
+        "1 running pods violate their namespace's enforce level: Pod/payments/pay-0"
+    )
+    ok = load_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {pod-security.kubernetes.io/enforce: restricted}}\n"
+        "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n",
+        "ns.yaml",
+    )
+    assert checklist_status(ok) == (
+        Status.PASS,
+        "all 1 non-system namespaces enforce baseline or restricted (1 restricted)",
+    )
+    assert (
+        checklist_status(load_text("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n", "p.yaml"))[0]
+        is Status.WARN
+    )
+
+
+def test_simulate_cli_json_and_text() -> None:
+    result = run_cli("pss", "simulate", "--from", str(SNAPSHOT), "-o", "json")
+    assert result.code == 0
+    doc = {n["namespace"]: n for n in json.loads(result.stdout)}
+    assert doc["web"]["policy"] == {
+        "enforce": "restricted:latest",
+        "audit": "privileged:latest",
+        "warn": "restricted:latest",
+    }
+    assert doc["legacy"]["refused"]["baseline"] == [
+        {
+            "object": "Pod/legacy/old-app-0",
+            "file": f"{SNAPSHOT}:1",
+            "violations": [{"check": "hostPathVolumes", "message": 'hostPath volumes (volume "data")'}],
+        },
+        {
+            "object": "StatefulSet/legacy/old-app",
+            "file": f"{SNAPSHOT}:1",
+            "violations": [{"check": "hostPathVolumes", "message": 'hostPath volumes (volume "data")'}],
+        },
+    ]
+    text = run_cli("pss", "simulate", "--from", str(SNAPSHOT), "--version", "v1.30")
+    assert text.code == 0
+    lines = text.stdout.splitlines()
+    start = lines.index(
+        "# Labels that break nothing (enforce the strictest level every existing pod passes):"
+    )
+    assert lines[start + 1 :] == [
+        f"kubectl label --overwrite namespace {ns} pod-security.kubernetes.io/enforce=restricted "
+        "pod-security.kubernetes.io/enforce-version=v1.30"
+        for ns in ("default", "kube-node-lease", "kube-public")
+    ]
+
+
+def test_simulate_baseline_recommendation_adds_warn_and_audit(tmp_path: Path) -> None:
+    f = tmp_path / "app.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: app}\nspec: {containers: [{name: c, image: x}]}\n"
+    )
+    result = run_cli("pss", "simulate", "--from", str(f), "-o", "json")
+    [ns] = json.loads(result.stdout)
+    assert ns["recommended"] == "baseline"
+    assert ns["command"] == (
+        "kubectl label --overwrite namespace app pod-security.kubernetes.io/enforce=baseline "
+        "pod-security.kubernetes.io/enforce-version=latest pod-security.kubernetes.io/warn=restricted "
+        "pod-security.kubernetes.io/warn-version=latest pod-security.kubernetes.io/audit=restricted "
+        "pod-security.kubernetes.io/audit-version=latest"
+    )
+
+
+def test_check_cli(tmp_path: Path) -> None:
+    f = tmp_path / "w.yaml"
+    f.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  template:\n    spec:\n      containers: [{name: c, image: x, securityContext: {privileged: true}}]\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+    )
+    result = run_cli("pss", "check", str(f), "--level", "baseline", "-o", "json")
+    assert result.code == 1
+    assert json.loads(result.stdout) == [
+        {
+            "object": "Deployment/shop/web",
+            "file": f"{f}:1",
+            "allowed": False,
+            "violations": [
+                {
+                    "check": "privileged",
+                    "message": 'privileged (container "c" must not set securityContext.privileged=true)',
+                }
+            ],
+        }
+    ]
+    text = run_cli("pss", "check", str(f), "--level", "baseline", "--version", "v1.20")
+    assert text.stdout == (
+        f"DENIED   Deployment/shop/web  ({f}:1)\n"
+        '  violates PodSecurity "baseline:v1.20": privileged (container "c" must not set '
+        "securityContext.privileged=true)\n"
+        "1 object at baseline:v1.20: 0 allowed, 1 denied\n"
+    )
+    assert run_cli("pss", "check", str(f), "--level", "privileged").code == 0
+
+
+def test_check_cli_input_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n")
+    result = run_cli("pss", "check", str(bad), "--level", "baseline")
+    assert result.code == 2
+    assert result.stderr.startswith(f"kapsec: warning: {bad}:")
+    assert "invalid YAML" in result.stderr
+    assert "Traceback" not in result.stderr
+    empty = tmp_path / "cm.yaml"
+    empty.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    result = run_cli("pss", "check", str(empty), "--level", "baseline")
+    assert result.code == 2
+    assert result.stderr == "kapsec: error: no Pods or pod-template workloads found in the input\n"
+    result = run_cli("pss", "check", str(empty), "--level", "baseline", "--version", "1.25")
+    assert result.code == 2
+    assert '\'1.25\': must be "latest" or "v1.x"' in result.stderr
