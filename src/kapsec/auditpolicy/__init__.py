@@ -14,7 +14,7 @@ from kapsec.auditpolicy.loader import PolicyDecodeError, load_policy_file, load_
 from kapsec.auditpolicy.model import Policy, PolicyRule
 
 if TYPE_CHECKING:
-    from kapsec.auditpolicy.lint import Need
+    from kapsec.auditpolicy.linter import Need
     from kapsec.model.findings import Finding
 
 __all__ = [
@@ -32,14 +32,14 @@ __all__ = [
 
 
 def generate(profile: str) -> str:
-    """YAML text (with a comment header) of a built-in profile; see :mod:`kapsec.auditpolicy.generate`."""
-    from kapsec.auditpolicy.generate import generate_profile
+    """YAML text (with a comment header) of a built-in profile; see :mod:`kapsec.auditpolicy.profiles`."""
+    from kapsec.auditpolicy.profiles import generate_profile
 
     return generate_profile(profile)
 
 
 def lint(policy: Policy, needs: Sequence[Need] | None = None) -> list[Finding]:
-    """Expert review findings for ``policy``; see :mod:`kapsec.auditpolicy.lint`."""
-    from kapsec.auditpolicy.lint import lint_policy
+    """Expert review findings for ``policy``; see :mod:`kapsec.auditpolicy.linter`."""
+    from kapsec.auditpolicy.linter import lint_policy
 
     return lint_policy(policy, needs)

@@ -308,27 +308,30 @@ def _line_for(path: str, lines: Mapping[str, int]) -> int | None:
 
 
 def _parse_suppressions(text: str, policy: Policy) -> tuple[Suppression, ...]:
+    """Find ``# kapsec-lint: ignore=ID reason`` comments and the rule each belongs to.
+
+    A comment before ``rules:`` applies to the whole file. Otherwise it belongs to the rule it
+    sits in: a trailing comment, or a comment indented deeper than a rule's ``-``, continues that
+    rule; any other comment introduces the next rule.
+    """
+    lines = text.splitlines()
+    starts = [(i, r.line) for i, r in enumerate(policy.rules) if r.line is not None]
+    rules_line = next((k for k, x in enumerate(lines, start=1) if x.lstrip().startswith("rules:")), None)
     out = []
-    first_rule_line = next((r.line for r in policy.rules if r.line is not None), None)
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(lines, start=1):
         m = SUPPRESSION_RE.search(line)
         if not m:
             continue
         rule_index: int | None = None
-        if first_rule_line is not None and n >= first_rule_line - 1 and line.lstrip().startswith("#"):
-            # A comment line belongs to the first rule that ends at or after it.
-            rule_index = next(
-                (i for i, r in enumerate(policy.rules) if r.end_line is not None and r.end_line >= n), None
-            )
-        elif first_rule_line is not None and n >= first_rule_line:
-            rule_index = next(
-                (
-                    i
-                    for i, r in enumerate(policy.rules)
-                    if r.line is not None and r.end_line is not None and r.line <= n <= r.end_line
-                ),
-                None,
-            )
+        if starts and rules_line is not None and n > rules_line:
+            prev = next(((i, st) for i, st in reversed(starts) if st <= n), None)
+            nxt = next(((i, st) for i, st in starts if st > n), None)
+            own_line = line.lstrip().startswith("#")
+            indent = len(line) - len(line.lstrip())
+            if prev is not None and (not own_line or indent > lines[prev[1] - 1].find("-") or nxt is None):
+                rule_index = prev[0]
+            elif nxt is not None:
+                rule_index = nxt[0]
         out.append(Suppression(m.group(1), m.group(2).strip(), n, rule_index))
     return tuple(out)
 

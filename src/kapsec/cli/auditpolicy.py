@@ -141,7 +141,7 @@ def lint(file: str, detections: bool, show_all: bool, output: str, fail_on: str)
     Exit codes: 0 no failed finding at or above --fail-on; 1 there is one (a policy the API
     server rejects is a critical AP000 finding); 2 the file cannot be read.
     """
-    from kapsec.auditpolicy.lint import lint_policy
+    from kapsec.auditpolicy.linter import lint_policy
     from kapsec.report import render
 
     findings: list[Finding]
@@ -495,8 +495,8 @@ def generate(profile: str, from_log: Sequence[str], top: int, min_share: float, 
     \b
     Exit codes: 0 written; 2 usage or input error.
     """
-    from kapsec.auditpolicy.generate import find_noise, generate_profile
-    from kapsec.auditpolicy.generate import from_log as build
+    from kapsec.auditpolicy.profiles import find_noise, generate_profile
+    from kapsec.auditpolicy.profiles import from_log as build
 
     if from_log:
         if profile != "recommended":

@@ -350,17 +350,56 @@ class Probe:
         return f"{self.verb} {res}{where} by {self.label}"
 
 
+_CLUSTER_SCOPED = frozenset(
+    {
+        "nodes",
+        "namespaces",
+        "persistentvolumes",
+        "componentstatuses",
+        "clusterroles",
+        "clusterrolebindings",
+        "customresourcedefinitions",
+        "apiservices",
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+        "certificatesigningrequests",
+        "storageclasses",
+        "csidrivers",
+        "csinodes",
+        "volumeattachments",
+        "priorityclasses",
+        "runtimeclasses",
+        "ingressclasses",
+        "flowschemas",
+        "prioritylevelconfigurations",
+        "tokenreviews",
+        "selfsubjectreviews",
+        "selfsubjectaccessreviews",
+        "selfsubjectrulesreviews",
+        "subjectaccessreviews",
+    }
+)
+_ANONYMOUS = ("an anonymous user", "system:anonymous", ("system:unauthenticated",))
+
+
 def _probes(
-    verbs: Iterable[str], targets: Iterable[tuple[str, str, str]], namespaced: bool = True
+    verbs: Iterable[str],
+    targets: Iterable[tuple[str, str, str]],
+    namespaced: bool = True,
+    identities: tuple[tuple[str, str, tuple[str, ...]], ...] = _IDENTITIES,
 ) -> list[Probe]:
     out = []
-    namespaces = _NAMESPACES if namespaced else ("",)
     verb_list = list(verbs)
     for group, resource, sub in targets:
+        namespaces = _NAMESPACES if namespaced and resource not in _CLUSTER_SCOPED else ("",)
         for verb in verb_list:
             name = "probe" if verb in _NAMED_VERBS or sub else ""
             for ns in namespaces:
-                for label, user, groups in _IDENTITIES:
+                for label, user, groups in identities:
                     out.append(Probe(label, user, groups, verb, group, resource, sub, ns, name))
     return out
 
@@ -773,7 +812,7 @@ class _Linter:
             ]
             want = level_rank(need.level)
             short = []
-            for p in _probes(verbs, targets):
+            for p in _probes(verbs, targets, identities=(*_IDENTITIES, _ANONYMOUS)):
                 d = _decide(self.comp, p)
                 if level_rank(d.level) < want:
                     short.append((p, d))

@@ -105,6 +105,8 @@ CIS = """\
 #           which Metadata records; the streams themselves are never in the audit log.
 #   rule 2  Pod and Deployment changes at Request: the object that was written, to see what changed.
 #   rule 3  Metadata for everything else ("minimally logging at the Metadata level").
+#
+# kapsec-lint: ignore=AP060 CIS 3.2.2 asks for Metadata coverage; detections that read request bodies (RBAC grants, privileged pods) need --profile recommended
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages:
@@ -156,13 +158,12 @@ _RECOMMENDED_HEAD = """\
 #           policies, CRDs, API services, network policies and CSRs at Request: detections read
 #           these bodies (privileged pods, host mounts, NodePort services, webhook hijacks).
 {extra_rules_doc}#   rule {catch_all} Everything else at Metadata.{extra_doc}
-#
-# kapsec-lint: ignore=AP060 ConfigMap and Secret bodies are never logged (they hold credentials): detections reading them stay blind by design
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages:
   - "RequestReceived"
 rules:
+  # kapsec-lint: ignore=AP060 ConfigMap and Secret bodies are never logged (they hold credentials): detections reading them stay blind by design
   - level: Metadata
     resources:
       - group: ""

@@ -1,0 +1,258 @@
+"""The audit-policy commands: exact outputs, exit codes, and bad input without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import DATA, run_cli
+from kapsec.auditpolicy import generate, lint, load_policy_text
+from kapsec.model.findings import Status
+
+POLICIES = DATA / "auditpolicy" / "policies"
+ORACLE_POLICY = str(DATA / "oracle-1.36" / "audit-logs" / "policy.yaml")
+TYPO = str(POLICIES / "openshift-library-go-writerequestbodies.yaml")
+
+
+def test_validate_strict_rejects_the_typo_with_field_path() -> None:
+    r = run_cli("audit-policy", "validate", TYPO, ORACLE_POLICY)
+    assert r.code == 1
+    assert r.stdout.splitlines() == [
+        f'{TYPO}:38: invalid: strict decoding error: unknown field "rules[2].resources[4].resource"',
+        f"{ORACLE_POLICY}: valid (4 rules)",
+    ]
+
+
+def test_validate_lenient_accepts_it_like_the_server() -> None:
+    r = run_cli("audit-policy", "validate", "--lenient", TYPO, "-o", "json")
+    assert r.code == 0
+    assert json.loads(r.stdout) == {
+        "files": [
+            {
+                "file": TYPO,
+                "valid": True,
+                "rules": 5,
+                "warnings": [{"path": "rules[2].resources[4].resource", "kind": "unknown field", "line": 38}],
+            }
+        ]
+    }
+
+
+def test_validate_reports_server_errors_as_json(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n"
+        "  nonResourceURLs: ['/healthz*', '*/metrics']\n- level: Metadata\n"
+    )
+    r = run_cli("audit-policy", "validate", str(bad), "-o", "json")
+    assert r.code == 1
+    entry = json.loads(r.stdout)["files"][0]
+    assert entry["serverError"] == (
+        '[rules[0].nonResourceURLs[1]: Invalid value: "*/metrics": non-resource URL rules must begin with a '
+        "'/' character, rules[0].nonResourceURLs[1]: Invalid value: \"*/metrics\": non-resource URL wildcards "
+        "'*' must be the final character of the rule]"
+    )
+    assert entry["line"] == 5
+    assert [e["type"] for e in entry["errors"]] == ["Invalid", "Invalid"]
+
+
+def test_validate_unreadable_file_exits_2() -> None:
+    r = run_cli("audit-policy", "validate", "nope.yaml")
+    assert r.code == 2
+    assert r.stderr == (
+        'kapsec: error: nope.yaml: failed to read file path "nope.yaml": open nope.yaml: no such file or directory\n'
+    )
+
+
+def test_lint_text_and_exit_code() -> None:
+    r = run_cli("audit-policy", "lint", ORACLE_POLICY, "--no-detections")
+    assert r.code == 1
+    assert "AP021" in r.stdout
+    assert "AP040" in r.stdout
+    assert "AP023" in r.stdout
+    assert "Summary: 3 failed (2 medium, 1 low)" in r.stdout
+    r = run_cli("audit-policy", "lint", ORACLE_POLICY, "--no-detections", "--fail-on", "high")
+    assert r.code == 0
+
+
+def test_lint_json_includes_passes_and_benchmarks() -> None:
+    r = run_cli("audit-policy", "lint", ORACLE_POLICY, "--no-detections", "-o", "json")
+    d = json.loads(r.stdout)
+    statuses = {(f["id"], f["status"]) for f in d["findings"]}
+    assert ("AP030", "pass") in statuses
+    assert ("AP040", "fail") in statuses
+    ap021 = next(f for f in d["findings"] if f["id"] == "AP021")
+    assert ap021["benchmarks"] == {"cis-1.12": "3.2.2"}
+    assert ap021["evidence"] == {"file": ORACLE_POLICY, "line": 18, "value": "Request"}
+    assert d["target"] == {"kind": "audit-policy", "file": ORACLE_POLICY}
+
+
+def test_lint_of_a_policy_the_server_rejects_is_a_critical_finding(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n- level: Metadata\n")
+    r = run_cli("audit-policy", "lint", str(bad), "-o", "json")
+    assert r.code == 1
+    [f] = json.loads(r.stdout)["findings"]
+    assert (f["id"], f["severity"], f["evidence"]["line"]) == ("AP000", "critical", 1)
+    assert f["message"] == (
+        'failed decoding: no kind "Policy" is registered for version "audit.k8s.io/v1beta1" in scheme '
+        '"pkg/audit/scheme.go:30"'
+    )
+
+
+def test_explain_single_request_text() -> None:
+    r = run_cli(
+        "audit-policy", "explain", "--policy", ORACLE_POLICY, "--user", "jane", "--group", "dev",
+        "--verb", "create", "--resource", "pods/exec", "-n", "default", "--name", "web",
+    )  # fmt: skip
+    assert r.code == 0
+    assert r.stdout == (
+        "level:      Metadata\nomitStages: RequestReceived\nrule:       3 (line 24)\n  - level: Metadata\n"
+    )
+
+
+def test_explain_single_request_json() -> None:
+    r = run_cli(
+        "audit-policy", "explain", "--policy", ORACLE_POLICY, "--user", "admin", "--verb", "update",
+        "--resource", "configmaps", "-n", "kube-system", "--name", "x", "-o", "json",
+    )  # fmt: skip
+    d = json.loads(r.stdout)
+    assert {k: d[k] for k in ("level", "omitStages", "ruleIndex", "ruleLine")} == {
+        "level": "Request",
+        "omitStages": ["RequestReceived"],
+        "ruleIndex": 2,
+        "ruleLine": 18,
+    }
+    assert d["rule"].splitlines()[0] == "- level: Request"
+
+
+def test_explain_non_resource_and_unauthenticated() -> None:
+    policy = str(POLICIES / "kubernetes-docs-audit-policy.yaml")
+    args = (
+        "audit-policy",
+        "explain",
+        "--policy",
+        policy,
+        "--verb",
+        "get",
+        "--path",
+        "/apis/apps",
+        "-o",
+        "json",
+    )
+    anonymous = json.loads(run_cli(*args).stdout)
+    assert (anonymous["level"], anonymous["ruleIndex"]) == ("Metadata", 8)
+    authed = json.loads(run_cli(*args, "--user", "u", "--group", "system:authenticated").stdout)
+    assert (authed["level"], authed["ruleIndex"]) == ("None", 4)
+
+
+def test_explain_batch_json_echoes_ids_in_order(tmp_path: Path) -> None:
+    lines = [
+        {"id": "a", "user": "jane", "groups": ["dev"], "verb": "list", "resource": "pods", "namespace": "x"},
+        {"id": 7, "user": None, "verb": "get", "path": "/healthz", "resourceRequest": False},
+        {"verb": "create", "resource": "configmaps", "namespace": "kube-system", "user": "u"},
+        {"id": "bad", "user": "u"},
+    ]
+    f = tmp_path / "req.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in lines) + "\n\nnot json\n")
+    r = run_cli("audit-policy", "explain", "--policy", ORACLE_POLICY, "--batch", str(f), "-o", "json")
+    assert r.code == 2
+    assert [json.loads(x) for x in r.stdout.splitlines()] == [
+        {
+            "id": "a",
+            "level": "RequestResponse",
+            "omitStages": ["RequestReceived"],
+            "ruleIndex": 0,
+            "ruleLine": 8,
+        },
+        {"id": 7, "level": "Metadata", "omitStages": ["RequestReceived"], "ruleIndex": 3, "ruleLine": 24},
+        {"level": "Request", "omitStages": ["RequestReceived"], "ruleIndex": 2, "ruleLine": 18},
+        {"id": "bad", "line": 4, "error": "a request needs a non-empty string 'verb'"},
+        {"line": 6, "error": "not a request: JSON is malformed: invalid character (byte 4)"},
+    ]
+    assert f"{f}:4: a request needs a non-empty string 'verb'" in r.stderr
+
+
+def test_explain_batch_text_from_stdin() -> None:
+    r = run_cli(
+        "audit-policy", "explain", "--policy", ORACLE_POLICY, "--batch", "-",
+        input='{"id": 1, "user": "a", "verb": "get", "resource": "pods", "subresource": "log", "namespace": "n"}\n',
+    )  # fmt: skip
+    assert r.code == 0
+    assert r.stdout == "1\tMetadata\tomit=RequestReceived\trule 1 (line 13)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--verb", "get"),
+            "explain needs --resource (a resource request) or --path (a non-resource request)",
+        ),
+        ((), "explain needs --verb (and --resource or --path), or --batch FILE"),
+        (("--batch", "-", "--verb", "get"), "give either --batch or a single request's flags, not both"),
+        (
+            ("--verb", "get", "--path", "/x", "--group", "g"),
+            "--group needs --user (a request without a user has no groups)",
+        ),
+    ],
+)
+def test_explain_usage_errors(args: tuple[str, ...], message: str) -> None:
+    r = run_cli("audit-policy", "explain", "--policy", ORACLE_POLICY, *args)
+    assert r.code == 2
+    assert r.stderr == f"kapsec: error: {message}\n"
+
+
+@pytest.mark.parametrize("profile", ["guide-simple", "guide-moderate", "cis", "recommended"])
+def test_generated_profiles_validate_and_lint_clean(profile: str, tmp_path: Path) -> None:
+    r = run_cli("audit-policy", "generate", "--profile", profile)
+    assert r.code == 0
+    assert r.stdout == generate(profile)
+    assert r.stdout.startswith(f"# kapsec audit-policy generate --profile {profile}\n")
+    path = tmp_path / "p.yaml"
+    path.write_text(r.stdout)
+    assert run_cli("audit-policy", "validate", str(path)).code == 0
+    lint_run = run_cli("audit-policy", "lint", str(path))
+    assert lint_run.code == 0, lint_run.stdout
+    findings = lint(load_policy_text(r.stdout, profile, strict=True))
+    assert [f.id for f in findings if f.status is Status.FAIL] == []
+
+
+def test_guide_moderate_keeps_the_guides_rules_and_adds_only_the_catch_all() -> None:
+    policy = load_policy_text(generate("guide-moderate"), "g")
+    oracle = load_policy_text(Path(ORACLE_POLICY).read_text(), "o")
+    assert policy.to_dict() == oracle.to_dict()  # the oracle ran the guide's policy plus this catch-all
+    assert [s.check_id for s in policy.suppressions] == ["AP023", "AP060", "AP040", "AP021"]
+
+
+def test_generate_from_log_adds_noise_rules_before_the_catch_all(tmp_path: Path) -> None:
+    log = str(DATA / "oracle-1.36" / "audit-logs" / "moderate" / "audit.log")
+    r = run_cli("audit-policy", "generate", "--from-log", log, "--top", "2")
+    assert r.code == 0
+    policy = load_policy_text(r.stdout, "g", strict=True)
+    assert len(policy.rules) == 13
+    assert [rule.to_dict() for rule in policy.rules[10:12]] == [
+        {
+            "level": "None",
+            "users": ["system:apiserver"],
+            "verbs": ["get", "list", "watch"],
+            "resources": [{"group": "rbac.authorization.k8s.io", "resources": ["clusterroles"]}],
+        },
+        {
+            "level": "None",
+            "users": ["system:apiserver"],
+            "verbs": ["get", "list", "watch"],
+            "resources": [{"group": "rbac.authorization.k8s.io", "resources": ["clusterrolebindings"]}],
+        },
+    ]
+    assert policy.rules[12].is_catch_all
+    assert "#   rule 10 (from the log) None for system:apiserver get/list/watch clusterroles" in r.stdout
+    assert "#   rule 12 Everything else at Metadata." in r.stdout
+    assert "1,057 requests read; 2 noise rule(s) added" in r.stderr
+    path = tmp_path / "p.yaml"
+    path.write_text(r.stdout)
+    assert run_cli("audit-policy", "lint", str(path)).code == 0
+    with pytest.raises(AssertionError):
+        assert run_cli("audit-policy", "generate", "--profile", "cis", "--from-log", log).code == 0
