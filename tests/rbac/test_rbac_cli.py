@@ -233,7 +233,10 @@ def test_batch_jsonl_in_order_echoing_id_with_bad_lines_reported(tmp_path: Path)
         ("c", None, True),
         ("d", False, False),
     ]
-    assert out[1] == {"line": 2, "error": f"{f}:2: invalid JSON: Expecting value"}
+    assert out[1] == {
+        "line": 2,
+        "error": f"{f}:2: invalid JSON: JSON is malformed: invalid character (byte 0)",
+    }
     assert out[3] == {"id": "c", "line": 4, "error": f"{f}:4: a request needs a non-empty string 'verb'"}
     assert out[0]["grants"][0]["binding"]["name"] == "developers"
     # batch groups are taken as given: the SA has no groups added

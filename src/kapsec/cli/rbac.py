@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
+import msgspec
 
 from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
 from kapsec.errors import InputError, ServiceError, UsageError
@@ -195,15 +196,19 @@ def rbac() -> None:
 # --- can-i ------------------------------------------------------------------------------------
 
 
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
 def _iter_batch(stream: TextIO, name: str) -> Iterator[tuple[int, RequestAttributes | None, Any, str | None]]:
     """(line number, request or None, id if known, error)."""
     for lineno, line in enumerate(stream, 1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield lineno, None, None, f"{name}:{lineno}: invalid JSON: {exc.msg}"
+            obj = _decode(line)
+        except msgspec.DecodeError as exc:
+            yield lineno, None, None, f"{name}:{lineno}: invalid JSON: {exc}"
             continue
         rid = obj.get("id") if isinstance(obj, dict) else None
         try:
@@ -280,7 +285,7 @@ def can_i(
         sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
     )
     if batch is not None:
-        click.get_current_context().exit(_run_batch(store, batch, output, all_grants, not rbac_only))
+        click.get_current_context().exit(run_batch(store, batch, output, all_grants, not rbac_only))
     d = authorize(store, req, masters=not rbac_only, all_grants=all_grants)
     if output == "json":
         click.echo(json.dumps(decision_json(req, d), indent=2))
@@ -291,7 +296,7 @@ def can_i(
     click.get_current_context().exit(0 if d.allowed else 1)
 
 
-def _run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, masters: bool) -> int:
+def run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, masters: bool) -> int:
     if batch == "-":
         stream: TextIO = sys.stdin
         name = "<stdin>"
@@ -318,7 +323,7 @@ def _run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, mast
                 continue
             d = authorize(store, req, masters=masters, all_grants=all_grants)
             if output == "json":
-                write(json.dumps(decision_json(req, d)) + "\n")
+                write(_encode(decision_json(req, d)).decode() + "\n")
             else:
                 who = req.id if req.id is not None else f"line {lineno}"
                 write(f"{who}\t{'yes' if d.allowed else 'no'}\t{d.reason or 'no RBAC rule allows it'}\n")

@@ -64,6 +64,7 @@ class RbacStore:
     crb_by_key: dict[str, list[int]] = field(default_factory=dict)
     rb_by_ns_key: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     rb_by_ns: dict[str, list[int]] = field(default_factory=dict)
+    _positions: dict[tuple[str, str, str], int] = field(default_factory=dict, repr=False)
 
     # --- construction ---------------------------------------------------------------------
 
@@ -119,11 +120,13 @@ class RbacStore:
             if binding is None:
                 return
             target = self.role_bindings if binding.kind == "RoleBinding" else self.cluster_role_bindings
-            for i, b in enumerate(target):
-                if b.namespace == binding.namespace and b.name == binding.name:
-                    self._dup(b, binding.key, where)
-                    target[i] = binding
-                    return
+            pos_key = (binding.kind, binding.namespace, binding.name)
+            pos = self._positions.get(pos_key)
+            if pos is not None:
+                self._dup(target[pos], binding.key, where)
+                target[pos] = binding
+                return
+            self._positions[pos_key] = len(target)
             target.append(binding)
         elif group == RBAC_GROUP:
             self.problems.append(
