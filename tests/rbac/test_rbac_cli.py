@@ -235,7 +235,7 @@ def test_batch_jsonl_in_order_echoing_id_with_bad_lines_reported(tmp_path: Path)
     ]
     assert out[1] == {
         "line": 2,
-        "error": f"{f}:2: invalid JSON: JSON is malformed: invalid character (byte 0)",
+        "error": f"{f}:2: invalid JSON: JSON is malformed: invalid character (byte 4)",
     }
     assert out[3] == {"id": "c", "line": 4, "error": f"{f}:4: a request needs a non-empty string 'verb'"}
     assert out[0]["grants"][0]["binding"]["name"] == "developers"
