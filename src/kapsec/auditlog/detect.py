@@ -29,15 +29,18 @@ _SEEN_MEMORY = 200000
 
 
 def target_of(e: AuditEvent) -> str:
-    """``namespace/resource[/subresource]/name`` style description of what the request touched."""
+    """What the request touched: ``resource[/sub][.group] [namespace/]name``, or its path."""
     ref = e.objectRef
     if ref is None or not ref.resource:
         return e.requestURI.split("?", 1)[0]
     res = ref.resource + (f"/{ref.subresource}" if ref.subresource else "")
     if ref.apiGroup:
         res = f"{res}.{ref.apiGroup}"
-    where = f"{ref.namespace}/" if ref.namespace else ""
-    return f"{res} {where}{ref.name}".rstrip() if (ref.name or where) else res
+    if ref.resource == "namespaces" and ref.name:
+        return f"{res} {ref.name}"
+    if ref.namespace:
+        return f"{res} {ref.namespace}/{ref.name or '*'}"
+    return f"{res} {ref.name}" if ref.name else res
 
 
 @dataclass(frozen=True)
@@ -146,10 +149,7 @@ class AllowEntry:
     def matches(self, rule_id: str, e: AuditEvent) -> bool:
         if "*" not in self.rules and rule_id not in self.rules:
             return False
-        for key, pats in self.conds.items():
-            if not any(_cond_match(key, p, e) for p in pats):
-                return False
-        return True
+        return all(any(_cond_match(key, p, e) for p in pats) for key, pats in self.conds.items())
 
 
 def _glob_any(pattern: str, values: Iterable[str]) -> bool:
@@ -281,6 +281,8 @@ class Detector:
         self._windows: dict[tuple[str, tuple[str, ...]], deque[float]] = {}
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.min_severity = min_severity
+        self._by_id = {r.id: r for r in pack.rules}
+        self.max_severity: Severity | None = None
 
     def _first(self, rule_id: str, audit_id: str) -> bool:
         if not audit_id:
@@ -301,8 +303,8 @@ class Detector:
         return False
 
     def feed(self, e: AuditEvent, loc: Location | None = None) -> list[Alert]:
-        self.stats.events += 1
-        out: list[Alert] = []
+        """Evaluate every rule on one event; the alerts it raises."""
+        hits = []
         for rule in self.simple:
             if rule.stages and e.stage not in rule.stages:
                 continue
@@ -310,8 +312,17 @@ class Detector:
             r = rule.predicate(e)
             if r is None:
                 self.stats.blind[rule.id] += 1
-                continue
-            if not r or not self._first(rule.id, e.auditID):
+            elif r:
+                hits.append(rule.id)
+        return self.feed_hits(e, loc, hits)
+
+    def feed_hits(self, e: AuditEvent, loc: Location | None, hits: Sequence[str]) -> list[Alert]:
+        """The alerts for rules already known to match ``e`` (evaluated in a worker process)."""
+        self.stats.events += 1
+        out: list[Alert] = []
+        for rule_id in hits:
+            rule = self._by_id[rule_id]
+            if not self._first(rule.id, e.auditID):
                 continue
             if self._allowed(rule.id, e):
                 self.stats.suppressed += 1
@@ -327,6 +338,8 @@ class Detector:
             return
         self.stats.alerts += 1
         self.stats.by_rule[alert.rule_id] += 1
+        if self.max_severity is None or alert.severity > self.max_severity:
+            self.max_severity = alert.severity
         out.append(alert)
 
     def _correlate(self, corr: Rule, e: AuditEvent, loc: Location | None, out: list[Alert]) -> None:

@@ -185,10 +185,13 @@ def _value_matcher(
         return (lambda vs: not vs), None
     if isinstance(value, SigmaExists):
         want = value.exists
-        # A field that exists has its key in the raw JSON: the key's last part is a needle.
-        key = (
-            where_field.rsplit(".", 1)[-1] if not where_field.startswith("annotations.") else where_field[12:]
-        )
+        # A field that exists has its key in the raw JSON: that key is a needle.
+        if where_field.startswith("annotations."):
+            key = where_field[len("annotations.") :]
+        elif fields.is_body_field(where_field):
+            key = where_field.rsplit(".", 1)[-1]
+        else:
+            key = where_field.split(".", 1)[0]
         return (lambda vs: bool(vs) == want), (_needle(key) if want else None)
     if isinstance(value, SigmaRegularExpression):
         flags = re.IGNORECASE if any("i" in str(f).lower() for f in value.flags) else 0
@@ -215,7 +218,7 @@ def _value_matcher(
     if isinstance(value, SigmaCompareExpression):
         op = value.op
         ref = value.number.number
-        cmp = {
+        cmp: Callable[[float], bool] = {
             SigmaCompareExpression.CompareOperators.LT: lambda a: a < ref,
             SigmaCompareExpression.CompareOperators.LTE: lambda a: a <= ref,
             SigmaCompareExpression.CompareOperators.GT: lambda a: a > ref,
@@ -242,6 +245,33 @@ class _Compiled:
     pred: Pred
     needles: tuple[bytes, ...] | None
     body: bool  # touches requestObject/responseObject
+    rank: int = 9  # how selective the needles are likely to be (lower is better)
+
+
+# Values of these fields are rare in a log; verbs and user names are everywhere.
+_FIELD_RANK = {
+    "objectRef.subresource": 0,
+    "responseStatus.message": 0,
+    "impersonatedUser.username": 1,
+    "objectRef.resource": 1,
+    "objectRef.apiGroup": 1,
+    "requestURI": 1,
+    "userAgent": 1,
+    "objectRef.namespace": 2,
+    "responseStatus.code": 2,
+    "user.username": 3,
+    "user.groups": 3,
+    "objectRef.name": 3,
+    "verb": 4,
+}
+
+
+def _rank(name: str) -> int:
+    if fields.is_body_field(name):
+        return 6
+    if name.startswith("annotations."):
+        return 4
+    return _FIELD_RANK.get(name, 5)
 
 
 def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: bool = False) -> _Compiled:
@@ -269,7 +299,7 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             return test(vs)
 
         body = fields.is_body_field(name)
-        return _Compiled(leaf, needles, body)
+        return _Compiled(leaf, needles, body, _rank(name))
     if isinstance(node, ConditionValueExpression):
         raise ValidationError(
             "keyword (field-less) searches are not supported: name an audit event field", file=where
@@ -305,8 +335,8 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             candidates = [k for k in kids if k.needles is not None]
             needles = None
             if candidates:
-                best = min(candidates, key=lambda k: (k.body, -min(len(n) for n in k.needles or (b"",))))
-                needles = best.needles
+                best = min(candidates, key=lambda k: (k.rank, -min(len(n) for n in k.needles or (b"",))))
+                return _Compiled(and_, best.needles, body, best.rank)
             return _Compiled(and_, needles, body)
 
         def or_(e: AuditEvent) -> bool | None:
@@ -325,7 +355,7 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
                 for n in k.needles or ():
                     if n not in merged:
                         merged.append(n)
-            return _Compiled(or_, tuple(merged), body)
+            return _Compiled(or_, tuple(merged), body, max(k.rank for k in kids))
         return _Compiled(or_, None, body)
     raise ValidationError(f"unsupported condition {type(node).__name__}", file=where)
 
@@ -336,6 +366,26 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
 
 def _attr(rule: Any, key: str, default: Any = None) -> Any:
     return (rule.custom_attributes or {}).get(key, default)
+
+
+#: API groups of the built-in resources the rules name without objectRef.apiGroup.
+KNOWN_GROUPS: dict[str, tuple[str, ...]] = {
+    "deployments": ("apps",),
+    "daemonsets": ("apps",),
+    "statefulsets": ("apps",),
+    "replicasets": ("apps",),
+    "jobs": ("batch",),
+    "cronjobs": ("batch",),
+    "roles": ("rbac.authorization.k8s.io",),
+    "clusterroles": ("rbac.authorization.k8s.io",),
+    "rolebindings": ("rbac.authorization.k8s.io",),
+    "clusterrolebindings": ("rbac.authorization.k8s.io",),
+    "ingresses": ("networking.k8s.io",),
+    "networkpolicies": ("networking.k8s.io",),
+    "certificatesigningrequests": ("certificates.k8s.io",),
+    "events": ("", "events.k8s.io"),
+    "selfsubjectrulesreviews": ("authorization.k8s.io",),
+}
 
 
 def _derive_scope(
@@ -355,9 +405,14 @@ def _derive_scope(
     verbs = tuple(vals("verb"))
     res = vals("objectRef.resource")
     subs = vals("objectRef.subresource") or [""]
-    groups = vals("objectRef.apiGroup") or [""]
-    resources_ = tuple((g, r, s) for g in groups for r in res for s in subs)
-    return verbs, resources_
+    named = vals("objectRef.apiGroup")
+    out: list[tuple[str, str, str]] = []
+    for r in res:
+        for g in named or KNOWN_GROUPS.get(r, ("",)):
+            for s in subs:
+                if (g, r, s) not in out:
+                    out.append((g, r, s))
+    return verbs, tuple(out)
 
 
 def _compile_rule(sr: Any, where: str) -> Rule:
@@ -580,8 +635,8 @@ def load_pack(extra_dirs: Sequence[str] = (), *, builtin: bool = True, only: Ite
                         "logsource must be product: kubernetes, service: audit", file=where, field="logsource"
                     )
                 rule = _compile_rule(item, where)
-            else:
-                continue
+            else:  # filters (SigmaFilter) are not rules
+                continue  # type: ignore[unreachable]
             if rule.id in seen:
                 raise ValidationError(f"duplicate rule id {rule.id!r} (also in {seen[rule.id]})", file=where)
             seen[rule.id] = where

@@ -402,7 +402,7 @@ def _iter_document(
 
 def _read_one(
     path: str, stats: ReadStats, prefilter: Callable[[bytes], bool] | None
-) -> Iterator[tuple[AuditEvent, Location]]:
+) -> Iterator[tuple[AuditEvent, Location, int]]:
     stats.files += 1
     name = _display(path)
     fh = open_log(path)
@@ -430,7 +430,8 @@ def _read_one(
                     stats.bytes += len(rest)
                     stats.lines += rest.count(b"\n")
                     text = (raw + rest).decode("utf-8", "replace")
-                    yield from _iter_document(text, name, lineno, stats)
+                    for ev, loc in _iter_document(text, name, lineno, stats):
+                        yield ev, loc, 0
                     return
             if prefilter is not None and not prefilter(raw):
                 stats.skipped += 1
@@ -440,9 +441,10 @@ def _read_one(
             except ValueError as exc:
                 stats.bad_line(Location(name, lineno), str(exc))
                 continue
+            size = len(raw) // len(events)
             for ev in events:
                 stats.events += 1
-                yield ev, Location(name, lineno)
+                yield ev, Location(name, lineno), size
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InputError(
             f"compressed data is truncated or corrupt after line {lineno} ({exc})", file=name
@@ -476,15 +478,26 @@ def read_events(
     :class:`Deduper`). Directories and globs are expanded to their files in time order unless
     ``expand`` is false.
     """
+    for ev, loc, _ in read_events_sized(paths, stats, prefilter=prefilter, dedup=dedup, expand=expand):
+        yield ev, loc
+
+
+def read_events_sized(
+    paths: Iterable[str],
+    stats: ReadStats | None = None,
+    *,
+    prefilter: Callable[[bytes], bool] | None = None,
+    dedup: bool = False,
+    expand: bool = True,
+) -> Iterator[tuple[AuditEvent, Location, int]]:
+    """Like :func:`read_events`, with each event's size in bytes in the log (0 inside a JSON document)."""
     stats = stats if stats is not None else ReadStats()
     files = expand_paths(paths) if expand else list(paths)
-    stream: Iterator[tuple[AuditEvent, Location]] = (
-        item for path in files for item in _read_one(path, stats, prefilter)
-    )
+    stream = (item for path in files for item in _read_one(path, stats, prefilter))
     if not dedup:
         yield from stream
         return
-    deduper: Deduper[tuple[AuditEvent, Location]] = Deduper()
+    deduper: Deduper[tuple[AuditEvent, Location, int]] = Deduper()
     for item in stream:
         ev = item[0]
         yield from deduper.push(ev.auditID, ev.stage, item)
