@@ -233,3 +233,17 @@ def test_bootstrap_aggregation_reaches_a_fixed_point() -> None:
     admin, edit, view = (set(store.cluster_roles[n].rules) for n in ("admin", "edit", "view"))
     assert view < edit < admin
     assert len(view) > 5
+
+
+def test_check_escalation_example_from_the_docs() -> None:
+    example = DATA / "rbac" / "escalation" / "new-objects.yaml"
+    r = run_cli("rbac", "check-escalation", str(example), "--as", "jane", "-o", "json", *SRC)
+    assert r.code == 1
+    results = json.loads(r.stdout)["results"]
+    assert [(x["object"], x["path"]) for x in results] == [
+        ("Role team-a/deployer", "refused"),
+        ("RoleBinding team-a/deployer", "refused"),
+        ("RoleBinding team-a/view-for-sam", "refused"),
+    ]
+    assert results[0]["missing"] == ['{APIGroups:[""], Resources:["secrets"], Verbs:["get" "list"]}']
+    assert results[0]["createAllowed"] is False
