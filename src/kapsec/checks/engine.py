@@ -128,17 +128,15 @@ def _authz(check: Check, ctx: ScanContext) -> Outcome:
 
     mode = str(check.rule.args["mode"])
     want = check.rule.op == "authz_includes"
-    types, ev, how = authorizer_types(ctx)
+    types, ev, source = authorizer_types(ctx)
     if types is None:
-        return Outcome(Status.WARN, how, ev)
-    present = mode in types
+        return Outcome(Status.WARN, source, ev)
     listing = ",".join(types)
-    if present is want:
-        verb = "includes" if want else "does not include"
-        return Outcome(Status.PASS, f"{how} {verb} {mode} ({listing})", ev)
+    if (mode in types) is want:
+        return Outcome(Status.PASS, f"{source} = {listing}", ev)
     if want:
-        return Outcome(Status.FAIL, f"{how} does not include {mode} ({listing})", ev)
-    return Outcome(Status.FAIL, f"{how} includes {mode} ({listing}): every request is allowed", ev)
+        return Outcome(Status.FAIL, f"{source} = {listing}: no {mode}", ev)
+    return Outcome(Status.FAIL, f"{source} = {listing}: {mode} allows every request", ev)
 
 
 def _predicate(check: Check, ctx: ScanContext) -> Outcome:
@@ -177,6 +175,8 @@ def evaluate(check: Check, ctx: ScanContext) -> Finding:
         outcome = Outcome(
             Status.WARN, f"could not evaluate: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
         )
+    if ctx.root:
+        outcome = _strip_root(outcome, ctx.root)
     return Finding(
         id=check.id,
         title=check.title,
@@ -189,6 +189,26 @@ def evaluate(check: Check, ctx: ScanContext) -> Finding:
         remediation=check.remediation,
         fix_safety=check.fix_safety,
         references=check.references,
+    )
+
+
+def _strip_root(outcome: Outcome, root: str) -> Outcome:
+    """Show node paths (``/etc/...``) instead of where the copy of the node lives."""
+    prefix = os.path.abspath(root).rstrip("/") + "/"
+    variants = {prefix, root.rstrip("/") + "/"}
+
+    def strip(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for v in variants:
+            text = text.replace(v, "/")
+        return text
+
+    ev = outcome.evidence
+    return replace(
+        outcome,
+        message=strip(outcome.message) or "",
+        evidence=replace(ev, file=strip(ev.file), value=strip(ev.value), detail=strip(ev.detail)),
     )
 
 

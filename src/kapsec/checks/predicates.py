@@ -97,11 +97,15 @@ def authorizer_types(ctx: ScanContext) -> tuple[tuple[str, ...] | None, Evidence
             az = ctx.cached("authz", lambda: load_authorization_config(str(r.real), r.shown))
         except KapsecError as exc:
             return None, cfg.evidence("authorization-config"), f"AuthorizationConfiguration unusable: {exc}"
-        return az.types, cfg.evidence("authorization-config"), f"AuthorizationConfiguration {r.shown}"
+        return (
+            az.types,
+            cfg.evidence("authorization-config"),
+            f"AuthorizationConfiguration {r.shown} authorizers",
+        )
     modes = cfg.get_set("authorization-mode")
     ev = cfg.evidence("authorization-mode")
     if not cfg.is_set("authorization-mode"):
-        return modes, ev, f"--authorization-mode is not set (default {','.join(modes)})"
+        return modes, ev, "--authorization-mode (not set, default)"
     return modes, ev, "--authorization-mode"
 
 
@@ -251,12 +255,8 @@ def startup_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
             continue
         r = ctx.resolve(value)
         if r.real is not None and not os.path.exists(r.real):
-            out.append(
-                (
-                    f"--{flag}: open {value}: no such file or directory (looked at {r.shown})",
-                    cfg.evidence(flag),
-                )
-            )
+            where = f" (looked at {r.shown})" if r.shown != value else ""
+            out.append((f"--{flag}: open {value}: no such file or directory{where}", cfg.evidence(flag)))
     for flag in ("service-account-key-file",):
         for value in cfg.get_list(flag):
             r = ctx.resolve(value)

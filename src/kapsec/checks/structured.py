@@ -98,7 +98,6 @@ def load_authentication_config(path: str, shown: str | None = None) -> Authentic
                 f"invalid authentication configuration: anonymous.conditions: Invalid value: {shown_conds}: "
                 "enabled should be set to true when conditions are defined",
                 file=shown,
-                field="anonymous.conditions",
             )
         anonymous = Anonymous(enabled, tuple(str(p) for p in conds))
     issuers = []

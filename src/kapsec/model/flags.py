@@ -167,12 +167,10 @@ _SPECS: tuple[FlagSpec, ...] = (
     FlagSpec("tls-private-key-file", S),
     FlagSpec("tls-sni-cert-key", FlagType.NAMED_CERT_KEY),
     # --- insecure serving, removed
-    FlagSpec(
-        "insecure-port", I, removed=24, note="insecure serving was removed; the flag was removed in 1.24"
-    ),
-    FlagSpec("insecure-bind-address", FlagType.IP, removed=24, note="removed in 1.24"),
-    FlagSpec("address", FlagType.IP, removed=24, note="removed in 1.24"),
-    FlagSpec("port", I, removed=24, note="removed in 1.24"),
+    FlagSpec("insecure-port", I, removed=24, note="insecure serving was removed in 1.20"),
+    FlagSpec("insecure-bind-address", FlagType.IP, removed=24, note="insecure serving was removed in 1.20"),
+    FlagSpec("address", FlagType.IP, removed=24, note="insecure serving was removed in 1.20"),
+    FlagSpec("port", I, removed=24, note="insecure serving was removed in 1.20"),
     # --- etcd / storage
     FlagSpec("encryption-provider-config", S),
     FlagSpec("encryption-provider-config-automatic-reload", B, "false", added=26),

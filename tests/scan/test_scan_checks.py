@@ -1,0 +1,145 @@
+"""Every check of the catalog: it passes on the hardened lab tree, and each case of
+``tests/data/scan/cases.yaml`` (one change to that tree) gives the exact status and message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from helpers import DATA
+from kapsec.checks.catalog import by_id, load_catalog
+from kapsec.checks.context import ScanContext
+from kapsec.checks.engine import evaluate
+from kapsec.model.findings import Finding, Status
+from kapsec.sources.apiserver import load
+from scan.scan_support import (
+    MANIFEST,
+    container,
+    load_cases,
+    read_manifest,
+    set_flags,
+    write_file,
+    write_manifest,
+)
+
+CASES = load_cases()
+MESSAGES: dict[str, str] = yaml.safe_load((DATA / "scan" / "expected-messages.yaml").read_text())
+VOLATILE = {"TLS-004-expired"}  # names the lab certificate's dates
+
+
+def case_id(case: dict[str, Any]) -> str:
+    return f"{case['check']}-{case.get('name', case['status'])}"
+
+
+def apply_case(root: Path, case: dict[str, Any]) -> None:
+    for path, text in (case.get("files") or {}).items():
+        write_file(
+            root,
+            path,
+            text,
+            0o644 if path.startswith("/etc/passwd") or path.startswith("/etc/group") else 0o600,
+        )
+    if case.get("set"):
+        set_flags(root, case["set"])
+    if case.get("append"):
+        doc = read_manifest(root)
+        container(doc)["command"].extend(case["append"])
+        write_manifest(root, doc)
+    if "mounts" in case:
+        doc = read_manifest(root)
+        c = container(doc)
+        for name, change in case["mounts"].items():
+            if change is None:
+                c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != name]
+                continue
+            for m in c["volumeMounts"]:
+                if m["name"] == name:
+                    m.update({k: v for k, v in change.items() if k in ("mountPath", "readOnly")})
+            for v in doc["spec"]["volumes"]:
+                if v["name"] == name and "hostPathType" in change:
+                    v["hostPath"]["type"] = change["hostPathType"]
+        write_manifest(root, doc)
+    for path, mode in (case.get("chmod") or {}).items():
+        os.chmod(root / path.lstrip("/"), int(mode, 8))
+    for path, owner in (case.get("chown") or {}).items():
+        uid, gid = (int(x) for x in owner.split(":"))
+        os.chown(root / path.lstrip("/"), uid, gid)
+    for path in case.get("remove") or []:
+        p = root / path.lstrip("/")
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def scan_one(root: Path, case: dict[str, Any]) -> Finding:
+    cfg = load(root=str(root), k8s_version=case.get("version"))
+    snapshot: str | None = str(root.parent / "snapshot.yaml")
+    if "snapshot" in case:
+        if case["snapshot"] is None:
+            snapshot = None
+        else:
+            (root.parent / "case-snapshot.yaml").write_text(case["snapshot"])
+            snapshot = str(root.parent / "case-snapshot.yaml")
+    now = (
+        dt.datetime.fromisoformat(case["now"].replace("Z", "+00:00"))
+        if case.get("now")
+        else dt.datetime.now(dt.UTC)
+    )
+    ctx = ScanContext(
+        config=cfg, root=str(root), snapshot=snapshot, now=now, manifest_real=str(root / MANIFEST)
+    )
+    check = by_id(case["check"])
+    assert check is not None, f"no check {case['check']}"
+    return evaluate(check, ctx)
+
+
+@pytest.fixture
+def copied(hardened_root: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "node"
+    shutil.copytree(hardened_root, dst, symlinks=True)
+    shutil.copy(hardened_root.parent / "snapshot.yaml", tmp_path / "snapshot.yaml")
+    return dst
+
+
+def test_hardened_tree_passes_every_check(copied: Path) -> None:
+    """The pass case of every check: the guide's hardening applied to the lab."""
+    results = {c.id: scan_one(copied, {"check": c.id}) for c in load_catalog()}
+    not_passing = {
+        cid: f"{f.status.value}: {f.message}" for cid, f in results.items() if f.status is not Status.PASS
+    }
+    assert not_passing == {}
+    assert len(results) == len(load_catalog())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_case(case: dict[str, Any], copied: Path) -> None:
+    apply_case(copied, case)
+    finding = scan_one(copied, case)
+    assert finding.id == case["check"]
+    assert finding.status.value == case["status"], finding.message
+    cid = case_id(case)
+    if case["status"] != "pass" and cid not in VOLATILE:
+        assert finding.message == MESSAGES[cid]
+
+
+def test_every_check_has_a_non_passing_case() -> None:
+    statuses: dict[str, set[str]] = defaultdict(set)
+    for case in CASES:
+        statuses[case["check"]].add(case["status"])
+    lacking = [c.id for c in load_catalog() if not statuses[c.id] - {"pass"}]
+    assert lacking == []
+    unknown = sorted(set(statuses) - {c.id for c in load_catalog()})
+    assert unknown == []
+
+
+def test_expected_messages_belong_to_cases() -> None:
+    ids = {case_id(c) for c in CASES}
+    assert sorted(set(MESSAGES) - ids) == []
