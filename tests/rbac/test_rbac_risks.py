@@ -219,3 +219,22 @@ def test_risks_list_catalog() -> None:
     ids = [x["id"] for x in json.loads(r.stdout)]
     assert len(ids) == 17
     assert len(set(ids)) == 17
+
+
+def test_risks_render_in_every_report_format() -> None:
+    sarif = run_cli("rbac", "risks", "-f", str(BOOT), "-f", str(DEMO), "-q", "-o", "sarif")
+    assert sarif.code == 1
+    results = json.loads(sarif.stdout)["runs"][0]["results"]
+    assert sorted(r["ruleId"] for r in results) == [
+        "RBAC-001",
+        "RBAC-003",
+        "RBAC-004",
+        "RBAC-008",
+        "RBAC-015",
+        "RBAC-017",
+        "RBAC-017",
+    ]
+    for fmt in ("junit", "markdown", "html"):
+        r = run_cli("rbac", "risks", "-f", str(BOOT), "-f", str(DEMO), "-q", "-o", fmt)
+        assert r.code == 1
+        assert "RBAC-008" in r.stdout
