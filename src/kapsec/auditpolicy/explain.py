@@ -18,7 +18,7 @@ from kapsec.auditpolicy.checker import Decision, compiled
 from kapsec.auditpolicy.model import Policy
 
 
-class _Req(msgspec.Struct):
+class _Req(msgspec.Struct, gc=False):
     verb: str = ""
     id: Any = None
     user: str | None = None
@@ -76,7 +76,7 @@ def explain_lines(
     lineno = 0
     for raw in lines:
         lineno += 1
-        if not raw.strip():
+        if len(raw) < 4 and not raw.strip():
             continue
         try:
             r = decode(raw)

@@ -193,6 +193,20 @@ def _parse_resource(text: str) -> tuple[str, str, str]:
     return group, resource, sub
 
 
+def _block_lines(fh: BinaryIO, block: int = 1 << 22) -> Iterator[bytes]:
+    """The lines of ``fh`` (without newlines), read in large blocks: faster than readline."""
+    rest = b""
+    while True:
+        data = fh.read(block)
+        if not data:
+            break
+        parts = (rest + data).split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
 def _open_lines(path: str) -> tuple[BinaryIO, str]:
     if path == "-":
         return sys.stdin.buffer, "<stdin>"
@@ -260,14 +274,14 @@ def explain(  # noqa: PLR0917 - one parameter per click option
         try:
             if output == "json":
                 buf: list[bytes] = []
-                for line in explain_lines(policy, fh, errors):
+                for line in explain_lines(policy, _block_lines(fh), errors):
                     buf.append(line)
                     if len(buf) >= 8192:
                         out.write(b"".join(buf))
                         buf.clear()
                 out.write(b"".join(buf))
             else:
-                for line in explain_lines(policy, fh, errors):
+                for line in explain_lines(policy, _block_lines(fh), errors):
                     d = json.loads(line)
                     if "error" in d:
                         out.write(f"line {d['line']}: error: {d['error']}\n".encode())
