@@ -6,7 +6,21 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from helpers import run_cli
+from kapsec.lab import pki
+
+_RSA = pki.new_key()
+_EC = pki.new_ec_key()
+
+
+@pytest.fixture(autouse=True)
+def reuse_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the command, not the PKI (tested in test_lab_kubeadm/rke2): one key
+    pair stands for all, which keeps them fast on a loaded machine."""
+    monkeypatch.setattr(pki, "new_key", lambda: _RSA)
+    monkeypatch.setattr(pki, "new_ec_key", lambda: _EC)
 
 
 def test_lab_cli_init_writes_and_says_so(tmp_path: Path) -> None:
@@ -81,7 +95,7 @@ def test_lab_cli_bad_address_and_subnet(tmp_path: Path) -> None:
 def test_lab_cli_unknown_flavor_is_rejected_by_click(tmp_path: Path) -> None:
     r = run_cli("lab", "init", "--flavor", "k3s", str(tmp_path / "x"))
     assert r.code == 2
-    assert "Invalid value for '--flavor': 'k3s' is not 'kubeadm'." in r.stderr
+    assert "Invalid value for '--flavor': 'k3s' is not one of 'kubeadm', 'rke2'." in r.stderr
 
 
 def test_lab_cli_json_lists_files_with_modes(tmp_path: Path) -> None:
@@ -100,3 +114,19 @@ def test_lab_cli_json_lists_files_with_modes(tmp_path: Path) -> None:
         "kapsec: planted: the API server's serving certificate expires in 7 days\n"
         f"kapsec: next: kapsec scan --root {target}\n"
     )
+
+
+def test_lab_cli_rke2_flavor(tmp_path: Path) -> None:
+    target = tmp_path / "rke2"
+    r = run_cli("lab", "init", "--flavor", "rke2", "--plant", "world-readable-key", str(target))
+    assert r.code == 0, r.stderr
+    assert r.stdout == (
+        f"wrote a rke2 v1.34.0 control plane (node controlplane, 192.168.56.10) to {target}: "
+        "50 files, 4 static pods\n"
+    )
+    assert r.stderr == (
+        "kapsec: planted: the API server's private key is world-readable (0644)\n"
+        f"kapsec: next: kapsec scan --root {target}\n"
+    )
+    key = target / "var/lib/rancher/rke2/server/tls/serving-kube-apiserver.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o644

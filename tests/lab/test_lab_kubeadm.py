@@ -136,13 +136,35 @@ def test_lab_tree_has_exactly_kubeadms_files_and_modes(lab: Path) -> None:
 def test_lab_modes_ignore_the_umask(tmp_path: Path) -> None:
     import os
 
+    from kapsec.lab.tree import LabFile, LabTree, write_tree
+
+    tree = LabTree(
+        files=[
+            LabFile("etc/kubernetes/pki/ca.crt", b"x", 0o644),
+            LabFile("etc/kubernetes/pki/ca.key", b"y", 0o600),
+        ],
+        dirs=[("etc/kubernetes/manifests", 0o755), ("var/lib/etcd", 0o700)],
+    )
     old = os.umask(0o077)
     try:
-        init_lab(tmp_path / "n", LabOptions(now=NOW))
+        write_tree(tree, tmp_path / "n")
     finally:
         os.umask(old)
-    assert stat.S_IMODE((tmp_path / "n/etc/kubernetes/pki/ca.crt").stat().st_mode) == 0o644
-    assert stat.S_IMODE((tmp_path / "n/etc/kubernetes/manifests").stat().st_mode) == 0o755
+    modes = {
+        p.relative_to(tmp_path / "n").as_posix(): stat.S_IMODE(p.stat().st_mode)
+        for p in (tmp_path / "n").rglob("*")
+    }
+    assert modes == {
+        "etc": 0o755,
+        "etc/kubernetes": 0o755,
+        "etc/kubernetes/manifests": 0o755,
+        "etc/kubernetes/pki": 0o755,
+        "etc/kubernetes/pki/ca.crt": 0o644,
+        "etc/kubernetes/pki/ca.key": 0o600,
+        "var": 0o755,
+        "var/lib": 0o755,
+        "var/lib/etcd": 0o700,
+    }
 
 
 @needs_openssl
@@ -435,8 +457,20 @@ def test_lab_version_differences(version: str, timestamp: bool, etcd_flag: str, 
 # --- planted problems ---
 
 
-@needs_openssl
-def test_lab_plant_expiring_cert(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("planted") / "node"
+    tree = init_lab(root, LabOptions(now=dt.datetime.now(dt.UTC), plants=frozenset(Plant)))
+    assert sorted(tree.notes) == [
+        "planted: apiserver-etcd-client.crt is signed by the cluster CA instead of the etcd CA",
+        "planted: apiserver-kubelet-client.crt expired one day ago",
+        "planted: the API server's private key is world-readable (0644)",
+        "planted: the API server's serving certificate expires in 7 days",
+    ]
+    return root
+
+
+def test_lab_plant_expiring_cert() -> None:
     tree = build_tree(LabOptions(now=NOW, plants=frozenset({Plant.EXPIRING_CERT})))
     cert = x509.load_pem_x509_certificate(tree.file("etc/kubernetes/pki/apiserver.crt").content)
     assert cert.not_valid_after_utc == NOW + dt.timedelta(days=7)
@@ -444,31 +478,28 @@ def test_lab_plant_expiring_cert(tmp_path: Path) -> None:
 
 
 @needs_openssl
-def test_lab_plant_expired_cert_fails_openssl_verify(tmp_path: Path) -> None:
-    init_lab(tmp_path / "n", LabOptions(plants=frozenset({Plant.EXPIRED_CERT})))
-    pki = tmp_path / "n/etc/kubernetes/pki"
+def test_lab_plant_expiring_cert_is_seen_by_openssl(planted: Path) -> None:
+    crt = str(planted / "etc/kubernetes/pki/apiserver.crt")
+    assert openssl("x509", "-noout", "-checkend", str(8 * 86400), "-in", crt).returncode == 1
+    assert openssl("x509", "-noout", "-checkend", str(6 * 86400), "-in", crt).returncode == 0
+
+
+@needs_openssl
+def test_lab_plant_expired_cert_fails_openssl_verify(planted: Path) -> None:
+    pki = planted / "etc/kubernetes/pki"
     out = openssl("verify", "-CAfile", str(pki / "ca.crt"), str(pki / "apiserver-kubelet-client.crt"))
     assert out.returncode == 2
     assert "certificate has expired" in out.stdout + out.stderr
 
 
 @needs_openssl
-def test_lab_plant_wrong_ca(tmp_path: Path) -> None:
-    init_lab(tmp_path / "n", LabOptions(plants=frozenset({Plant.WRONG_CA})))
-    pki = tmp_path / "n/etc/kubernetes/pki"
-    assert (
-        openssl(
-            "verify", "-CAfile", str(pki / "etcd/ca.crt"), str(pki / "apiserver-etcd-client.crt")
-        ).returncode
-        == 2
-    )
-    assert (
-        openssl("verify", "-CAfile", str(pki / "ca.crt"), str(pki / "apiserver-etcd-client.crt")).returncode
-        == 0
-    )
+def test_lab_plant_wrong_ca(planted: Path) -> None:
+    pki = planted / "etc/kubernetes/pki"
+    client = str(pki / "apiserver-etcd-client.crt")
+    assert openssl("verify", "-CAfile", str(pki / "etcd/ca.crt"), client).returncode == 2
+    assert openssl("verify", "-CAfile", str(pki / "ca.crt"), client).returncode == 0
 
 
-def test_lab_plant_world_readable_key(tmp_path: Path) -> None:
-    init_lab(tmp_path / "n", LabOptions(plants=frozenset({Plant.WORLD_READABLE_KEY})))
-    assert stat.S_IMODE((tmp_path / "n/etc/kubernetes/pki/apiserver.key").stat().st_mode) == 0o644
-    assert stat.S_IMODE((tmp_path / "n/etc/kubernetes/pki/ca.key").stat().st_mode) == 0o600
+def test_lab_plant_world_readable_key(planted: Path) -> None:
+    assert stat.S_IMODE((planted / "etc/kubernetes/pki/apiserver.key").stat().st_mode) == 0o644
+    assert stat.S_IMODE((planted / "etc/kubernetes/pki/ca.key").stat().st_mode) == 0o600

@@ -22,6 +22,10 @@ __all__ = ["Flavor", "LabFile", "LabOptions", "LabSymlink", "LabTree", "Plant", 
 
 
 def build_tree(options: LabOptions) -> LabTree:
+    if options.flavor is Flavor.RKE2:
+        from kapsec.lab import rke2
+
+        return rke2.build(options)
     from kapsec.lab import kubeadm
 
     return kubeadm.build(options)

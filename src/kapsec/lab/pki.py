@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 RSA_KEY_SIZE = 2048
@@ -27,12 +27,20 @@ SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
 CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
 
 
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
 def new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
 
 
-def key_pem(key: rsa.RSAPrivateKey) -> bytes:
-    """PKCS#1 ``RSA PRIVATE KEY``, as client-go's keyutil writes RSA keys."""
+def new_ec_key() -> ec.EllipticCurvePrivateKey:
+    """ECDSA P-256, the key type k3s and RKE2 use for their certificates."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_pem(key: PrivateKey) -> bytes:
+    """PKCS#1 ``RSA PRIVATE KEY`` or SEC 1 ``EC PRIVATE KEY``, as client-go's keyutil writes keys."""
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
@@ -40,7 +48,7 @@ def key_pem(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def public_key_pem(key: rsa.RSAPrivateKey) -> bytes:
+def public_key_pem(key: PrivateKey) -> bytes:
     """PKIX ``PUBLIC KEY`` (``sa.pub``)."""
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -56,7 +64,7 @@ def _serial() -> int:
 class KeyPair:
     """A private key and its certificate."""
 
-    key: rsa.RSAPrivateKey
+    key: PrivateKey
     cert: x509.Certificate
 
     @property
@@ -86,6 +94,7 @@ def _name(common_name: str, organizations: Sequence[str] = ()) -> x509.Name:
 
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    # client-go's certutil sets keyEncipherment whatever the key type (k3s's ECDSA keys too).
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
@@ -104,7 +113,7 @@ def make_ca(
     now: dt.datetime,
     *,
     validity: dt.timedelta = CA_VALIDITY,
-    key: rsa.RSAPrivateKey | None = None,
+    key: PrivateKey | None = None,
 ) -> KeyPair:
     """A self-signed CA as ``certutil.NewSelfSignedCACert`` makes it."""
     key = key or new_key()
@@ -133,7 +142,7 @@ def make_leaf(
     *,
     validity: dt.timedelta = LEAF_VALIDITY,
     not_before: dt.datetime | None = None,
-    key: rsa.RSAPrivateKey | None = None,
+    key: PrivateKey | None = None,
 ) -> KeyPair:
     """A certificate signed by ``ca`` as kubeadm's ``pkiutil.NewSignedCert`` makes it."""
     key = key or new_key()

@@ -19,6 +19,7 @@ from kapsec.errors import UsageError
 
 class Flavor(enum.Enum):
     KUBEADM = "kubeadm"
+    RKE2 = "rke2"
 
 
 class Plant(enum.Enum):
@@ -153,13 +154,14 @@ def write_tree(tree: LabTree, root: Path, *, force: bool = False) -> list[Path]:
     written: list[Path] = []
     try:
         root.mkdir(parents=True, exist_ok=True)
+        # Every directory gets an explicit mode (0755 unless the tree says otherwise), so that
+        # the umask never decides one.
         all_dirs: dict[str, int] = {}
-        for f in tree.files:
-            for parent in Path(f.path).parents:
-                if str(parent) != ".":
-                    all_dirs.setdefault(parent.as_posix(), 0o755)
-        for s in tree.symlinks:
-            for parent in Path(s.path).parents:
+        paths = (
+            [f.path for f in tree.files] + [s.path for s in tree.symlinks] + [d + "/." for d, _ in tree.dirs]
+        )
+        for path in paths:
+            for parent in Path(path).parents:
                 if str(parent) != ".":
                     all_dirs.setdefault(parent.as_posix(), 0o755)
         for d, mode in tree.dirs:
