@@ -232,3 +232,14 @@ def test_cli_config_rejects_bad_values() -> None:
     )
     assert result.code == 0
     assert "exempts the pods of every workload that controller creates" in result.stderr
+
+
+def test_duplicate_field_is_rejected_like_strict_decoding() -> None:
+    text = (
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n"
+        "  configuration:\n    apiVersion: pod-security.admission.config.k8s.io/v1\n"
+        "    kind: PodSecurityConfiguration\n    defaults:\n      enforce: baseline\n      enforce: restricted\n"
+    )
+    with pytest.raises(ValidationError) as err:
+        parse_admission_config(text, "dup.yaml")
+    assert str(err.value) == 'dup.yaml: strict decoding error: line 10: key "enforce" already set in map'

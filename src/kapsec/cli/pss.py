@@ -234,6 +234,14 @@ def _print_simulation(results: list[Any]) -> None:
                 click.echo(f"\n{r.namespace}: refused at {key}:{r.version}:")
                 for o in refused:
                     click.echo(f"  {o.ref} ({o.where}): {o.results[key].details}")
+                warnings = r.existing_pod_warnings.get(key, ())
+                if warnings:
+                    click.echo(
+                        f"  `kubectl label --dry-run=server namespace {r.namespace} "
+                        f"pod-security.kubernetes.io/enforce={key}` would warn:"
+                    )
+                    for w in warnings:
+                        click.echo(f"    Warning: {w}")
     commands = [c for c in (r.label_command() for r in results) if c]
     click.echo("\n# Labels that break nothing (enforce the strictest level every existing pod passes):")
     if commands:

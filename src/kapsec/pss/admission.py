@@ -198,9 +198,30 @@ def parse_pod_security_config(obj: Any, source: str) -> PodSecurityConfig:
     )
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Rejects a key given twice in one mapping, as the API server's strict decoder does."""
+
+
+def _construct_strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ValidationError(
+                f'strict decoding error: line {key_node.start_mark.line + 1}: key "{key}" already set in map'
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_strict_mapping)
+
+
 def _load_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except ValidationError as exc:
+        raise ValidationError(exc.message, file=source) from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise InputError(f"invalid YAML: {exc.problem or exc}", file=source, line=line) from exc
