@@ -23,14 +23,35 @@ from helpers import DATA
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
-_KEYS: dict[tuple[str, int], object] = {}
+_POOL: list[rsa.RSAPrivateKey] = []
+_NEXT = [0]
+
+
+def _pool() -> list[rsa.RSAPrivateKey]:
+    if not _POOL:
+        data = (DATA / "tls" / "test-keys-rsa2048.pem").read_bytes()
+        for block in data.split(b"-----END PRIVATE KEY-----")[:-1]:
+            key = serialization.load_pem_private_key(
+                block + b"-----END PRIVATE KEY-----\n", password=None, unsafe_skip_rsa_key_validation=True
+            )
+            assert isinstance(key, rsa.RSAPrivateKey)
+            _POOL.append(key)
+    return _POOL
 
 
 def new_key(kind: str = "rsa", size: int = 2048) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
-    """A fresh key (cached per kind/size/slot would make pairs collide, so always fresh)."""
+    """A key no other certificate of the same test uses.
+
+    RSA 2048 keys come in turn from a pool of 40 pre-generated test keys (generating them takes
+    ~0.1 s each); other sizes and EC keys are generated.
+    """
     if kind == "ec":
         curve: ec.EllipticCurve = {256: ec.SECP256R1(), 384: ec.SECP384R1(), 224: ec.SECP224R1()}[size]
         return ec.generate_private_key(curve)
+    if size == 2048:
+        pool = _pool()
+        _NEXT[0] += 1
+        return pool[_NEXT[0] % len(pool)]
     return rsa.generate_private_key(public_exponent=65537, key_size=size)
 
 

@@ -12,7 +12,7 @@ import click
 
 from kapsec import __version__
 from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
-from kapsec.errors import UsageError
+from kapsec.errors import ServiceError, UsageError
 from kapsec.model.findings import Finding, Report, Status
 
 
@@ -160,3 +160,117 @@ def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
             facts.signature_algorithm,
         )
     Console(file=sys.stdout, highlight=False, width=200).print(table)
+
+
+@tls.command("probe")
+@click.argument("target", metavar="HOST:PORT")
+@click.option(
+    "--ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CA file the served chain must verify with (e.g. the client CA kubeconfigs carry).",
+)
+@click.option(
+    "--cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Certificate file the server should be serving (e.g. the --tls-cert-file on disk).",
+)
+@click.option(
+    "--anonymous",
+    is_flag=True,
+    help="Also GET /livez, /readyz, /version, /api and /api/v1/namespaces without credentials.",
+)
+@click.option("--server-name", metavar="NAME", help="SNI name to send (default: HOST when it is a name).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds per connection.",
+)
+@click.option(
+    "--no-ciphers",
+    is_flag=True,
+    help="Skip cipher-suite enumeration (only the negotiated suite per version).",
+)
+@click.option(
+    "--warn-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Warn when the served certificate expires within this many days.",
+)
+@output_option()
+@fail_on_option
+def probe_cmd(
+    *,
+    target: str,
+    ca: Path | None,
+    cert: Path | None,
+    anonymous: bool,
+    server_name: str | None,
+    timeout: float,
+    no_ciphers: bool,
+    warn_days: int,
+    output: str,
+    fail_on: str,
+) -> None:
+    """Connect to HOST:PORT like a client and report what it accepts.
+
+    Protocol versions (TLS 1.0 and 1.1 must be refused), cipher suites per version (weak ones,
+    outside the CIS 1.12 allowlist, fail), the served certificate and chain (against --cert and
+    --ca), whether a client certificate is requested or required, and with --anonymous the status
+    codes of unauthenticated requests.
+    """
+    from kapsec.report import render
+    from kapsec.tls import probe as tls_probe
+
+    for option, path in (("--ca", ca), ("--cert", cert)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{option} {path}: no such file")
+    parsed = tls_probe.parse_target(target)
+    now = dt.datetime.now(dt.UTC)
+    result = tls_probe.probe(
+        parsed,
+        timeout=timeout,
+        server_name=server_name,
+        anonymous=anonymous,
+        ca_file=ca,
+        enumerate_ciphers=not no_ciphers,
+    )
+    if not any(result.versions.values()):
+        notes = "; ".join(f"{v.value}: {n}" for v, n in result.version_notes.items())
+        raise ServiceError(f"{parsed.display}: no TLS handshake succeeded ({notes})")
+    found = tls_probe.findings(result, now=now, warn_days=warn_days, cert_file=cert, ca_file=ca)
+    report = Report("kapsec", __version__, {"endpoint": parsed.display, "command": "tls probe"}, found)
+    if output == OutputFormat.JSON.value:
+        click.echo(json.dumps(report.to_dict() | {"probe": result.to_dict(now)}, indent=2))
+    elif output == OutputFormat.TEXT.value:
+        _probe_text(result)
+        _emit_findings_text(found, show_pass=False)
+        click.echo(_summary_line(report), err=True)
+    else:
+        click.echo(render(report, output), nl=False)
+    sys.exit(exit_code_for(report, fail_on))
+
+
+def _probe_text(result: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    console.print(f"[bold]{escape(result.target.display)}[/]")
+    for version, ok in result.versions.items():
+        state = "accepted" if ok else "refused" if ok is False else "untested"
+        console.print(f"  {version.value:8} {state}")
+        for suite in result.suites.get(version, []):
+            mark = "ok  " if suite.allowed else "WEAK"
+            console.print(f"    {mark} {suite.iana}  [dim]{suite.openssl}[/]")
+    for i, cert in enumerate(result.chain):
+        console.print(
+            f"  chain[{i}] {escape(cert.subject.rfc4514_string())}  "
+            f"[dim]issuer {escape(cert.issuer.rfc4514_string())}, until {cert.not_valid_after_utc:%Y-%m-%d}[/]"
+        )
+    names = f" (CAs: {', '.join(result.client_ca_names)})" if result.client_ca_names else ""
+    console.print(f"  client certificate: {result.client_cert.value}{escape(names)}")
+    for path, code in result.anonymous.items():
+        console.print(f"  anonymous GET {path}: {code}")
