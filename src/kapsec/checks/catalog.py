@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from kapsec.errors import ValidationError
+from kapsec.errors import KapsecError, ValidationError
 from kapsec.model.findings import FixSafety, Severity
 from kapsec.sources.yamlmarks import MarkedList, MarkedMap, load_documents
 
@@ -236,7 +236,10 @@ def parse_catalog(
     checks: list[Check] = []
     seen: dict[str, str] = {}
     for name, text in texts.items():
-        docs = load_documents(text, name)
+        try:
+            docs = load_documents(text, name)
+        except KapsecError as exc:
+            raise CatalogError(exc.message, file=exc.file, line=exc.line) from exc
         if len(docs) != 1 or not isinstance(docs[0], MarkedMap) or set(docs[0]) != {"checks"}:
             raise _fail("a catalog file is one document with a single 'checks' list", name, 1)
         items = docs[0]["checks"]
