@@ -231,3 +231,16 @@ def test_check_cli_input_errors(tmp_path: Path) -> None:
     result = run_cli("pss", "check", str(empty), "--level", "baseline", "--version", "1.25")
     assert result.code == 2
     assert '\'1.25\': must be "latest" or "v1.x"' in result.stderr
+
+
+def test_exempt_namespace_refuses_nothing_now() -> None:
+    cfg = parse_admission_config(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n"
+        "  configuration:\n    apiVersion: pod-security.admission.config.k8s.io/v1\n"
+        "    kind: PodSecurityConfiguration\n    defaults: {enforce: baseline}\n"
+        "    exemptions: {namespaces: [kube-system]}\n",
+        "a.yaml",
+    ).pod_security
+    r = by_ns(cfg)
+    assert r["kube-system"].refused("current") == []
+    assert len(r["kube-system"].refused("baseline")) == 2

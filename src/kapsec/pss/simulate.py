@@ -65,6 +65,10 @@ class NamespaceResult:
     existing_pod_warnings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def refused(self, key: str) -> list[ObjectResult]:
+        """Objects refused at ``key`` ("current", "baseline", "restricted"); an exempt
+        namespace refuses nothing now (its levels apply once the exemption goes)."""
+        if key == "current" and self.exempt:
+            return []
         return [o for o in self.objects if o.refused(key)]
 
     @property
