@@ -34,7 +34,14 @@ def test_validate_lenient_accepts_it_like_the_server() -> None:
                 "file": TYPO,
                 "valid": True,
                 "rules": 5,
-                "warnings": [{"path": "rules[2].resources[4].resource", "kind": "unknown field", "line": 38}],
+                "warnings": [
+                    {
+                        "path": "rules[2].resources[4].resource",
+                        "kind": "unknown field",
+                        "line": 38,
+                        "message": 'unknown field "rules[2].resources[4].resource"',
+                    }
+                ],
             }
         ]
     }
@@ -256,3 +263,22 @@ def test_generate_from_log_adds_noise_rules_before_the_catch_all(tmp_path: Path)
     assert run_cli("audit-policy", "lint", str(path)).code == 0
     with pytest.raises(AssertionError):
         assert run_cli("audit-policy", "generate", "--profile", "cis", "--from-log", log).code == 0
+
+
+def test_older_servers_still_read_v1beta1(tmp_path: Path) -> None:
+    p = tmp_path / "old.yaml"
+    p.write_text("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n- level: Metadata\n")
+    assert run_cli("audit-policy", "validate", str(p)).code == 1
+    r = run_cli("audit-policy", "validate", str(p), "--k8s-version", "1.23")
+    assert r.code == 0
+    assert r.stdout == (
+        f'{p}: valid (1 rules); warnings: line 1: "audit.k8s.io/v1beta1" is deprecated and will be removed in '
+        'a future release, use "audit.k8s.io/v1" instead\n'
+    )
+    r = run_cli("audit-policy", "lint", str(p), "--k8s-version", "1.23", "--no-detections", "-o", "json")
+    assert [(f["id"], f["status"]) for f in json.loads(r.stdout)["findings"] if f["status"] != "pass"] == [
+        ("AP006", "fail"),
+        ("AP013", "fail"),
+    ]
+    r = run_cli("audit-policy", "validate", str(p), "--k8s-version", "one")
+    assert (r.code, r.stderr) == (2, "kapsec: error: --k8s-version 'one': expected MAJOR.MINOR, e.g. 1.23\n")

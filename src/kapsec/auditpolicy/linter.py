@@ -84,6 +84,13 @@ CHECKS: dict[str, Check] = {
             "The server reads only the first document of the file. Put all rules in one Policy.",
         ),
         Check(
+            "AP006",
+            "deprecated apiVersion: refused from Kubernetes 1.24",
+            Severity.HIGH,
+            "Change apiVersion to audit.k8s.io/v1 (the fields are the same). kube-apiserver 1.24 and "
+            "later refuse audit.k8s.io/v1alpha1 and v1beta1 policies and do not start.",
+        ),
+        Check(
             "AP004",
             "wildcard or glob in a field that has none",
             Severity.HIGH,
@@ -488,6 +495,8 @@ class _Linter:
                     line=w.line,
                     value=w.path,
                 )
+            elif w.kind == "deprecated version":
+                self.add("AP006", w.message + ".", line=w.line, value=w.path)
             else:
                 self.add("AP003", w.message, line=w.line)
 
@@ -954,8 +963,7 @@ def lint_policy(policy: Policy, needs: Sequence[Need] | None = None) -> list[Fin
     if needs:
         linter.detections(needs)
     findings = linter.apply_suppressions()
-    order = {cid: i for i, cid in enumerate(CHECKS)}
-    findings.sort(key=lambda f: order.get(f.id, 999))
+    findings.sort(key=lambda f: f.id)
     return findings
 
 

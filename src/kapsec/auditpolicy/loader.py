@@ -336,7 +336,15 @@ def _parse_suppressions(text: str, policy: Policy) -> tuple[Suppression, ...]:
     return tuple(out)
 
 
-def _from_document(doc: Any, dec: _Decoder, name: str | None, text: str | None, *, strict: bool) -> Policy:
+def _from_document(
+    doc: Any,
+    dec: _Decoder,
+    name: str | None,
+    text: str | None,
+    *,
+    strict: bool,
+    k8s_version: tuple[int, int] | None = None,
+) -> Policy:
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -359,7 +367,11 @@ def _from_document(doc: Any, dec: _Decoder, name: str | None, text: str | None, 
         raise PolicyDecodeError(
             f"failed decoding: Object 'Kind' is missing in '{compact}'", file=name, line=1
         )
-    if api_version != API_VERSION_V1 or kind != "Policy":
+    legacy_ok = k8s_version is not None and k8s_version < (1, 24) and api_version in _KNOWN_VERSIONS
+    if legacy_ok and kind == "Policy" and api_version != API_VERSION_V1:
+        # Servers before 1.24 still decode v1alpha1/v1beta1 (1.21-1.23 warn that they are deprecated).
+        dec.warnings.append(DecodeWarning(api_version, "deprecated version", dec.lines.get("apiVersion")))
+    elif api_version != API_VERSION_V1 or kind != "Policy":
         raise PolicyDecodeError(
             f'failed decoding: no kind "{kind}" is registered for version "{api_version}" in scheme "{_SCHEME}"',
             file=name,
@@ -372,9 +384,10 @@ def _from_document(doc: Any, dec: _Decoder, name: str | None, text: str | None, 
             f"failed decoding: {exc}", file=name, line=_line_for(exc.path, dec.lines)
         ) from None
     warnings = tuple(dec.warnings)
-    if strict and warnings:
-        text_err = "strict decoding error: " + ", ".join(w.message for w in warnings)
-        raise PolicyDecodeError(text_err, file=name, line=warnings[0].line)
+    strict_problems = [w for w in warnings if w.kind in ("unknown field", "duplicate field")]
+    if strict and strict_problems:
+        text_err = "strict decoding error: " + ", ".join(w.message for w in strict_problems)
+        raise PolicyDecodeError(text_err, file=name, line=strict_problems[0].line)
     errors = validate_policy(policy)
     if errors:
         raise PolicyDecodeError(
@@ -401,7 +414,7 @@ def _from_document(doc: Any, dec: _Decoder, name: str | None, text: str | None, 
 
 def server_warning(policy: Policy) -> str | None:
     """The warning the API server logs when it falls back to lenient decoding, or None."""
-    problems = [w.message for w in policy.warnings if w.kind != "extra document"]
+    problems = [w.message for w in policy.warnings if w.kind in ("unknown field", "duplicate field")]
     if not problems:
         return None
     return (
@@ -410,11 +423,16 @@ def server_warning(policy: Policy) -> str | None:
     )
 
 
-def load_policy_text(text: str, name: str = "<policy>", *, strict: bool = False) -> Policy:
+def load_policy_text(
+    text: str, name: str = "<policy>", *, strict: bool = False, k8s_version: tuple[int, int] | None = None
+) -> Policy:
     """Parse and validate a policy as the API server would load it.
 
     With ``strict`` unknown and duplicate fields are errors (``strict decoding error: ...``);
     without it they are kept in ``Policy.warnings``, as the server falls back to lenient decoding.
+    ``k8s_version`` (major, minor) selects an older server: before 1.24 the deprecated
+    ``audit.k8s.io/v1beta1`` and ``v1alpha1`` are still read (kept as a warning); by default the
+    policy is read as 1.36 does, which accepts only ``audit.k8s.io/v1``.
     Raises :class:`InputError` for malformed YAML and :class:`PolicyDecodeError` (a
     :class:`ValidationError`) for anything the server rejects.
     """
@@ -440,10 +458,12 @@ def load_policy_text(text: str, name: str = "<policy>", *, strict: bool = False)
         raise InputError(f"failed decoding: error converting YAML to JSON: {exc}", file=name) from exc
     finally:
         loader.dispose()
-    return _from_document(value, dec, name, text, strict=strict)
+    return _from_document(value, dec, name, text, strict=strict, k8s_version=k8s_version)
 
 
-def load_policy_file(path: str | os.PathLike[str], *, strict: bool = False) -> Policy:
+def load_policy_file(
+    path: str | os.PathLike[str], *, strict: bool = False, k8s_version: tuple[int, int] | None = None
+) -> Policy:
     """Read ``path`` and load it with :func:`load_policy_text`."""
     name = os.fspath(path)
     try:
@@ -456,7 +476,7 @@ def load_policy_file(path: str | os.PathLike[str], *, strict: bool = False) -> P
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=name) from exc
-    return load_policy_text(text, name, strict=strict)
+    return load_policy_text(text, name, strict=strict, k8s_version=k8s_version)
 
 
 def policy_from_dict(doc: Mapping[str, Any], name: str | None = None, *, validate: bool = True) -> Policy:

@@ -110,13 +110,15 @@ class DecodeWarning:
     """A strict-decoding problem the server only warns about (the field is dropped)."""
 
     path: str
-    kind: str  # "unknown field" | "duplicate field" | "extra document"
+    kind: str  # "unknown field" | "duplicate field" | "extra document" | "deprecated version"
     line: int | None = None
 
     @property
     def message(self) -> str:
         if self.kind == "extra document":
             return f"document {self.path} is ignored: only the first YAML document is read"
+        if self.kind == "deprecated version":
+            return f'"{self.path}" is deprecated and will be removed in a future release, use "audit.k8s.io/v1" instead'
         return f'{self.kind} "{self.path}"'
 
 

@@ -29,12 +29,34 @@ def audit_policy() -> None:
     """
 
 
+def _parse_version(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    parts = value.lstrip("v").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        raise UsageError(f"--k8s-version {value!r}: expected MAJOR.MINOR, e.g. 1.23") from None
+
+
+def version_option(f: Any) -> Any:
+    return click.option(
+        "--k8s-version",
+        "k8s_version",
+        metavar="MAJOR.MINOR",
+        help="Read the policy as that kube-apiserver version would (default 1.36: only "
+        "audit.k8s.io/v1; before 1.24 v1alpha1/v1beta1 are still read).",
+    )(f)
+
+
 def _note(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _load(path: str, *, strict: bool = False, quiet: bool = False) -> Policy:
-    policy = load_policy_file(path, strict=strict)
+def _load(
+    path: str, *, strict: bool = False, quiet: bool = False, k8s_version: tuple[int, int] | None = None
+) -> Policy:
+    policy = load_policy_file(path, strict=strict, k8s_version=k8s_version)
     warning = server_warning(policy)
     if warning and not quiet:
         _note(f"kapsec: warning: {path}: the API server would log: {warning}")
@@ -52,19 +74,21 @@ def _load(path: str, *, strict: bool = False, quiet: bool = False) -> Policy:
     help="Accept unknown and duplicate fields as the API server does (with a warning). "
     "Default: strict, they are errors.",
 )
+@version_option
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
-def validate(files: Sequence[str], lenient: bool, output: str) -> None:
+def validate(files: Sequence[str], lenient: bool, k8s_version: str | None, output: str) -> None:
     """Check that the API server would load each policy FILE, with its exact messages.
 
     \b
     Exit codes: 0 every file is valid; 1 at least one is not (the message is the server's,
     with the file and line); 2 a file cannot be read.
     """
+    version = _parse_version(k8s_version)
     results: list[dict[str, Any]] = []
     for path in files:
         entry: dict[str, Any] = {"file": path}
         try:
-            policy = load_policy_file(path, strict=not lenient)
+            policy = load_policy_file(path, strict=not lenient, k8s_version=version)
         except PolicyDecodeError as exc:
             entry |= {
                 "valid": False,
@@ -87,7 +111,10 @@ def validate(files: Sequence[str], lenient: bool, output: str) -> None:
             entry |= {
                 "valid": True,
                 "rules": len(policy.rules),
-                "warnings": [{"path": w.path, "kind": w.kind, "line": w.line} for w in policy.warnings],
+                "warnings": [
+                    {"path": w.path, "kind": w.kind, "line": w.line, "message": w.message}
+                    for w in policy.warnings
+                ],
             }
         results.append(entry)
     if output == "json":
@@ -97,8 +124,8 @@ def validate(files: Sequence[str], lenient: bool, output: str) -> None:
             if r["valid"]:
                 extra = ""
                 if r["warnings"]:
-                    extra = "; the server warns and drops: " + ", ".join(
-                        f"{w['path']} (line {w['line']})" for w in r["warnings"]
+                    extra = "; warnings: " + "; ".join(
+                        f"line {w['line']}: {w['message']}" for w in r["warnings"]
                     )
                 click.echo(f"{r['file']}: valid ({r['rules']} rules){extra}")
             else:
@@ -129,9 +156,12 @@ def detection_needs() -> list[Any] | None:
     help="Also report kapsec audit-log detections that would be blind under this policy.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list the checks that passed.")
+@version_option
 @output_option()
 @fail_on_option
-def lint(file: str, detections: bool, show_all: bool, output: str, fail_on: str) -> None:
+def lint(  # noqa: PLR0917 - one parameter per click option
+    file: str, detections: bool, show_all: bool, k8s_version: str | None, output: str, fail_on: str
+) -> None:
     """Review an audit policy FILE as an expert would: leaks, blind spots, volume, dead rules.
 
     Each finding has a stable ID (AP001...). Suppress one with a comment inside the rule (or in
@@ -146,7 +176,7 @@ def lint(file: str, detections: bool, show_all: bool, output: str, fail_on: str)
 
     findings: list[Finding]
     try:
-        policy = _load(file, quiet=True)
+        policy = _load(file, quiet=True, k8s_version=_parse_version(k8s_version))
     except (PolicyDecodeError, PolicySyntaxError) as exc:
         message = exc.server_error if isinstance(exc, PolicyDecodeError) else exc.message
         findings = [
