@@ -6,8 +6,8 @@ import random
 import zlib
 
 import pytest
-from helpers import DATA
 
+from helpers import DATA
 from kapsec.auditpolicy import evaluate, generate, load_policy_file, load_policy_text
 from kapsec.auditpolicy.checker import rule_matches
 from kapsec.model.request import RequestAttributes
