@@ -283,3 +283,18 @@ def test_nothing_listening_is_a_clear_error() -> None:
     assert (
         r.stderr == f"kapsec: error: cannot connect to etcd at http://127.0.0.1:{port}: Connection refused\n"
     )
+
+
+def test_reader_stops_early_and_stays_usable(etcd: EtcdServer) -> None:
+    from kapsec.encryption.etcd import EtcdReader
+
+    load(etcd, "secretbox", {"etcd-secrets.json", "etcd-configmaps.json"})
+    with EtcdReader(etcd.url) as reader:
+        scan = reader.scan_prefix(b"/registry/", page_size=1)
+        first = [next(scan)[0] for _ in range(2)]
+        scan.close()  # the prefetched page is dropped, nothing leaks
+        assert first == [
+            b"/registry/configmaps/default/app-settings",
+            b"/registry/configmaps/kube-system/extension-apiserver-authentication",
+        ]
+        assert len(list(reader.scan_prefix(b"/registry/secrets/"))) == 3

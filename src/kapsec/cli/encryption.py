@@ -371,7 +371,7 @@ def _text_table(result: Any, source: str) -> str:
     help="Resource to verify (repeatable; default secrets), e.g. configmaps, deployments.apps.",
 )
 @click.option("--etcd-prefix", default="/registry", show_default=True, help="The API server's --etcd-prefix.")
-@click.option("--page-size", default=1000, show_default=True, help="Keys read per request.")
+@click.option("--page-size", default=5000, show_default=True, help="Keys read per request.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each etcd answer.")
 @output_option(*REPORT_FORMATS)
 @fail_on_option
