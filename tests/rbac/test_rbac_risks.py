@@ -238,3 +238,30 @@ def test_risks_render_in_every_report_format() -> None:
         r = run_cli("rbac", "risks", "-f", str(BOOT), "-f", str(DEMO), "-q", "-o", fmt)
         assert r.code == 1
         assert "RBAC-008" in r.stdout
+
+
+def test_controller_roles_and_bindings_are_defaults() -> None:
+    store = RbacStore.from_objects(load_paths([BOOT, DATA / "rbac" / "controller-rbac"]))
+    findings = assess(store)
+    # the only one left: the bindings revision names a controller whose role the roles revision lacks
+    assert _keys(findings) == [
+        ("RBAC-016", "warn", "medium", "ClusterRoleBinding system:controller:podcheckpoint-controller")
+    ]
+    skipped = assess(store, AssessOptions(include_defaults=True))
+    assert (
+        "RBAC-005",
+        "skip",
+        "critical",
+        "ClusterRoleBinding system:controller:clusterrole-aggregation-controller",
+    ) in _keys(skipped)
+
+
+def test_extra_rule_in_a_controller_role_is_reported() -> None:
+    objs = [o for o, _ in load_paths([BOOT, DATA / "rbac" / "controller-rbac"]).objects]
+    for o in objs:
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "system:controller:ttl-controller":
+            o["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})
+    findings = [f for f in assess(RbacStore.from_dicts(objs)) if f.id != "RBAC-016"]
+    assert _keys(findings) == [
+        ("RBAC-001", "fail", "critical", "ClusterRoleBinding system:controller:ttl-controller")
+    ]

@@ -1,8 +1,9 @@
 """The default RBAC objects a kube-apiserver creates at start-up ("bootstrap policy").
 
 The data are upstream's golden files
-(``plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata/*.yaml`` in kubernetes/kubernetes),
-shipped in ``data/bootstrap-rbac/`` with a NOTICE. A grant is *default* when its binding is a
+(``plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata/*.yaml`` in kubernetes/kubernetes:
+cluster and namespace roles and bindings, and the controller-manager's controller roles and
+bindings), shipped in ``data/bootstrap-rbac/`` with a NOTICE. A grant is *default* when its binding is a
 bootstrap binding (same kind, namespace, name and roleRef), the subject is one of that binding's
 bootstrap subjects, and the rule is covered by the bootstrap version of the role. The API server
 only ever adds permissions to its bootstrap roles when it reconciles them, so a rule the
@@ -25,6 +26,8 @@ FILES = (
     "cluster-role-bindings.yaml",
     "namespace-roles.yaml",
     "namespace-role-bindings.yaml",
+    "controller-roles.yaml",
+    "controller-role-bindings.yaml",
 )
 
 
