@@ -96,7 +96,7 @@ def authorizer_types(ctx: ScanContext) -> tuple[tuple[str, ...] | None, Evidence
         try:
             az = ctx.cached("authz", lambda: load_authorization_config(str(r.real), r.shown))
         except KapsecError as exc:
-            return None, cfg.evidence("authorization-config"), f"AuthorizationConfiguration unusable: {exc}"
+            return None, cfg.evidence("authorization-config"), f"the API server refuses to start: {exc}"
         return (
             az.types,
             cfg.evidence("authorization-config"),
@@ -262,7 +262,55 @@ def startup_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
             r = ctx.resolve(value)
             if r.real is not None and not os.path.exists(r.real):
                 out.append((f"--{flag}: open {value}: no such file or directory", cfg.evidence(flag)))
+    out.extend(_config_file_errors(ctx))
     return out
+
+
+def _config_file_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
+    """Configuration files that exist but that the API server would refuse to load."""
+    out: list[tuple[str, Evidence]] = []
+    loaders: tuple[tuple[str, Callable[[ScanContext], tuple[object | None, Outcome | None]]], ...] = (
+        ("authentication-config", _authn_config),
+        ("encryption-provider-config", _encryption),
+        ("audit-policy-file", _policy),
+        ("admission-control-config-file", _admission),
+    )
+    for flag, loader in loaders:
+        r = ctx.flag_file(flag)
+        if r is None or r.real is None or not os.path.exists(r.real):
+            continue
+        _, err = loader(ctx)
+        if err is not None and err.status is Status.FAIL:
+            out.append((err.message.removeprefix("the API server refuses to start: "), err.evidence))
+    r = ctx.flag_file("authorization-config")
+    if r is not None and r.real is not None and os.path.exists(r.real):
+        types, ev, how = authorizer_types(ctx)
+        if types is None:
+            out.append((how, ev))
+    return out
+
+
+def _admission(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
+    cfg = ctx.config
+    r = _file_or_outcome(ctx, "admission-control-config-file")
+    if isinstance(r, Outcome):
+        return None, r
+    try:
+        from kapsec.pss.admission import load_admission_config
+    except ImportError:
+        return None, Outcome(
+            Status.WARN,
+            "cannot read the admission configuration in this build",
+            cfg.evidence("admission-control-config-file"),
+        )
+    try:
+        return ctx.cached("admission", lambda: load_admission_config(str(r.real))), None
+    except KapsecError as exc:
+        return None, Outcome(
+            Status.FAIL,
+            f"the API server refuses to start: {exc}",
+            cfg.evidence("admission-control-config-file"),
+        )
 
 
 @predicate("startup_errors")
