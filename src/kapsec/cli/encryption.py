@@ -405,6 +405,11 @@ def verify_cmd(
         raise UsageError("--cacert/--cert/--key apply to --etcd only")
     if page_size < 1:
         raise UsageError("--page-size must be at least 1")
+    wildcards = [r for r in resources if "*" in r]
+    if wildcards:
+        raise UsageError(
+            f"--resource {wildcards[0]}: give resource names (secrets, configmaps, deployments.apps), not wildcards"
+        )
     config = load_encryption_config(config_file) if config_file else None
     targets = [ResourceTarget.parse(r, etcd_prefix) for r in (resources or ("secrets",))]
     acc = VerifyAccumulator(targets, config)

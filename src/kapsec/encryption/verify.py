@@ -181,7 +181,8 @@ class VerifyAccumulator:
         for t in targets:
             rule = config.rule_for(t.name, t.group) if config else None
             if rule is None or not rule.providers:
-                self._policy.append((None if config is None else "identity", frozenset(), None))
+                # no rule: the server writes this resource in clear (identity)
+                self._policy.append((None if config is None else "protobuf", frozenset(), None))
                 continue
             readable: set[str] = set()
             for p in rule.providers:
@@ -294,6 +295,14 @@ def _names(names: Sequence[str]) -> str:
     return shown + (f", ... ({len(names) - _LIST_LIMIT} more)" if len(names) > _LIST_LIMIT else "")
 
 
+def _clear_reason(r: ResourceStats) -> str:
+    if r.write_label != "protobuf":
+        return ""
+    if r.write_rule is None:
+        return f"; no rule in the config covers {r.target.resource}, so new writes are stored in clear"
+    return f"; the config's first provider for {r.target.resource} is identity, so new writes are stored in clear"
+
+
 def _severity(target: ResourceTarget) -> Severity:
     return Severity.HIGH if target.resource in ("secrets",) else Severity.MEDIUM
 
@@ -328,11 +337,7 @@ def verify_findings(result: VerifyResult) -> list[Finding]:
                     Status.FAIL,
                     _severity(r.target),
                     f"{len(r.in_clear)} of {r.total} {res} stored in clear: {_names(r.in_clear)}"
-                    + (
-                        f"; the config's first provider for {res} is identity, so new writes are stored in clear"
-                        if r.write_label == "protobuf"
-                        else ""
-                    ),
+                    + _clear_reason(r),
                     benchmarks=CIS_PROVIDERS,
                     evidence=Evidence(detail=r.target.prefix, value=summary),
                     remediation=(
