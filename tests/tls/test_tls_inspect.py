@@ -40,33 +40,33 @@ def test_clean_kubeadm_tree_passes_every_check(tree: Tree) -> None:
     # 12 certificates: 3 CA files, admin.conf's CA data, 7 leaves and admin.conf's client certificate.
     files = [c["file"] for c in doc["certificates"]]
     assert len(files) == 12
-    assert "etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data" in files
+    assert "/etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data" in files
     # sorted by expiry: leaves (335 days) before the CAs (3600 days)
     assert [c["daysLeft"] for c in doc["certificates"]] == [335] * 8 + [3600] * 4
     chains = {f["message"] for f in by_id(doc, "TLS-CERT-CHAIN")}
     assert (
-        "etc/kubernetes/pki/apiserver.crt: verified by "
-        "etc/kubernetes/admin.conf#clusters[kubernetes].certificate-authority-data "
-        "(etc/kubernetes/admin.conf certificate-authority-data): kube-apiserver -> kubernetes"
+        "/etc/kubernetes/pki/apiserver.crt: verified by "
+        "/etc/kubernetes/admin.conf#clusters[kubernetes].certificate-authority-data "
+        "(/etc/kubernetes/admin.conf certificate-authority-data): kube-apiserver -> kubernetes"
     ) in chains
     assert (
-        "etc/kubernetes/pki/apiserver-etcd-client.crt: verified by etc/kubernetes/pki/etcd/ca.crt "
+        "/etc/kubernetes/pki/apiserver-etcd-client.crt: verified by /etc/kubernetes/pki/etcd/ca.crt "
         "(--trusted-ca-file): kube-apiserver-etcd-client -> etcd-ca"
     ) in chains
     assert (
-        "etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data: verified by "
-        "etc/kubernetes/pki/ca.crt (--client-ca-file): kubernetes-admin -> kubernetes"
+        "/etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data: verified by "
+        "/etc/kubernetes/pki/ca.crt (--client-ca-file): kubernetes-admin -> kubernetes"
     ) in chains
     san = by_id(doc, "TLS-CERT-SAN")
     assert [f["message"] for f in san] == [
-        "etc/kubernetes/pki/apiserver.crt: has kubernetes, kubernetes.default, kubernetes.default.svc, "
+        "/etc/kubernetes/pki/apiserver.crt: has kubernetes, kubernetes.default, kubernetes.default.svc, "
         "kubernetes.default.svc.cluster.local, 10.96.0.1, 172.30.1.2"
     ]
     assert san[0]["evidence"] == {
-        "file": "etc/kubernetes/manifests/kube-apiserver.yaml",
+        "file": "/etc/kubernetes/manifests/kube-apiserver.yaml",
         "line": 41,
         "flag": "--tls-cert-file",
-        "value": "etc/kubernetes/pki/apiserver.crt",
+        "value": "/etc/kubernetes/pki/apiserver.crt",
         "detail": "API server serving certificate",
     }
     assert by_id(doc, "TLS-SA-KEY-PAIR")[0]["status"] == "pass"
@@ -88,17 +88,17 @@ def test_expired_certificate_fails(tree: Tree) -> None:
         (
             "TLS-CERT-VALIDITY",
             "fail",
-            "etc/kubernetes/pki/apiserver-kubelet-client.crt: expired on 2026-05-31T12:00:00Z (1 day ago)",
+            "/etc/kubernetes/pki/apiserver-kubelet-client.crt: expired on 2026-05-31T12:00:00Z (1 day ago)",
         ),
         (
             "TLS-CERT-CHAIN",
             "fail",
-            "etc/kubernetes/pki/apiserver-kubelet-client.crt: not verified by etc/kubernetes/pki/ca.crt "
+            "/etc/kubernetes/pki/apiserver-kubelet-client.crt: not verified by /etc/kubernetes/pki/ca.crt "
             "(--client-ca-file): 'kube-apiserver-kubelet-client' on the chain is expired on "
             "2026-05-31T12:00:00Z (1 day ago)",
         ),
     ]
-    assert doc["certificates"][0]["file"] == "etc/kubernetes/pki/apiserver-kubelet-client.crt"
+    assert doc["certificates"][0]["file"] == "/etc/kubernetes/pki/apiserver-kubelet-client.crt"
     assert doc["certificates"][0]["daysLeft"] == -1
     assert doc["certificates"][0]["status"] == "fail"
 
@@ -115,7 +115,7 @@ def test_not_yet_valid_certificate_fails(tree: Tree) -> None:
         (
             "TLS-CERT-VALIDITY",
             "fail",
-            "etc/kubernetes/pki/front-proxy-client.crt: not yet valid (valid from 2026-06-03T12:00:00Z)",
+            "/etc/kubernetes/pki/front-proxy-client.crt: not yet valid (valid from 2026-06-03T12:00:00Z)",
         )
     ]
 
@@ -142,7 +142,7 @@ def test_expiring_soon_warns_without_failing(tree: Tree) -> None:
         (
             "TLS-CERT-VALIDITY",
             "warn",
-            "etc/kubernetes/pki/apiserver.crt: expires in 10 days (2026-06-11T13:00:00Z)",
+            "/etc/kubernetes/pki/apiserver.crt: expires in 10 days (2026-06-11T13:00:00Z)",
         )
     ]
     code, doc = inspect_json("--root", str(tree.root), "--warn-days", "5")
@@ -165,7 +165,7 @@ def test_wrong_sans_fail_and_cluster_domain_is_honoured(tree: Tree) -> None:
         (
             "TLS-CERT-SAN",
             "fail",
-            "etc/kubernetes/pki/apiserver.crt: missing SANs: kubernetes.default.svc, "
+            "/etc/kubernetes/pki/apiserver.crt: missing SANs: kubernetes.default.svc, "
             "kubernetes.default.svc.cluster.local, 10.96.0.1",
         )
     ]
@@ -187,7 +187,7 @@ def test_cluster_domain_read_from_kubelet_config(tree: Tree) -> None:
         (
             "TLS-CERT-SAN",
             "fail",
-            "etc/kubernetes/pki/apiserver.crt: missing SANs: kubernetes.default.svc.k8s.internal",
+            "/etc/kubernetes/pki/apiserver.crt: missing SANs: kubernetes.default.svc.k8s.internal",
         )
     ]
 
@@ -203,7 +203,7 @@ def test_sha1_signature_fails(tree: Tree) -> None:
         (
             "TLS-CERT-SIGNATURE",
             "fail",
-            "etc/kubernetes/pki/etcd/healthcheck-client.crt: signed with SHA-1 (sha1WithRSAEncryption); Go clients reject it",
+            "/etc/kubernetes/pki/etcd/healthcheck-client.crt: signed with SHA-1 (sha1WithRSAEncryption); Go clients reject it",
         )
     ]
     assert by_id(doc, "TLS-CERT-SIGNATURE")[0]["severity"] == "high"
@@ -233,12 +233,12 @@ def test_1024_bit_rsa_fails_for_cert_and_key(tree: Tree) -> None:
         (
             "TLS-CERT-KEY-SIZE",
             "fail",
-            "etc/kubernetes/pki/front-proxy-client.crt: RSA key of 1024 bits (minimum 2048)",
+            "/etc/kubernetes/pki/front-proxy-client.crt: RSA key of 1024 bits (minimum 2048)",
         ),
         (
             "TLS-KEY-SIZE",
             "fail",
-            "etc/kubernetes/pki/front-proxy-client.key: RSA key of 1024 bits (minimum 2048)",
+            "/etc/kubernetes/pki/front-proxy-client.key: RSA key of 1024 bits (minimum 2048)",
         ),
     ]
 
@@ -266,7 +266,7 @@ def test_mismatched_key_and_certificate_fails(tree: Tree) -> None:
         (
             "TLS-KEY-PAIR",
             "fail",
-            "etc/kubernetes/pki/apiserver.crt: key etc/kubernetes/pki/apiserver.key does not match the certificate",
+            "/etc/kubernetes/pki/apiserver.crt: key /etc/kubernetes/pki/apiserver.key does not match the certificate",
         )
     ]
     pair = by_id(doc, "TLS-KEY-PAIR")
@@ -282,7 +282,7 @@ def test_certificate_from_the_wrong_ca_fails_chain(tree: Tree) -> None:
         (
             "TLS-CERT-CHAIN",
             "fail",
-            "etc/kubernetes/pki/apiserver-etcd-client.crt: not verified by etc/kubernetes/pki/etcd/ca.crt "
+            "/etc/kubernetes/pki/apiserver-etcd-client.crt: not verified by /etc/kubernetes/pki/etcd/ca.crt "
             "(--trusted-ca-file): issued by 'kubernetes', not by the CA ('etcd-ca')",
         )
     ]
@@ -311,17 +311,17 @@ def test_file_modes_follow_cis(tree: Tree) -> None:
     ]
     assert modes == [
         (
-            "etc/kubernetes/pki/ca.crt: certificate has mode 666, more permissive than 644",
+            "/etc/kubernetes/pki/ca.crt: certificate has mode 666, more permissive than 644",
             "medium",
             {"cis-1.12": "1.1.20"},
         ),
         (
-            "etc/kubernetes/pki/apiserver.key: private key has mode 644, more permissive than 600",
+            "/etc/kubernetes/pki/apiserver.key: private key has mode 644, more permissive than 600",
             "high",
             {"cis-1.12": "1.1.21"},
         ),
         (
-            "etc/kubernetes/admin.conf: kubeconfig has mode 640, more permissive than 600",
+            "/etc/kubernetes/admin.conf: kubeconfig has mode 640, more permissive than 600",
             "medium",
             {"cis-1.12": "1.1.13"},
         ),
@@ -336,7 +336,7 @@ def test_service_account_key_mismatch(tree: Tree) -> None:
         (
             "TLS-SA-KEY-PAIR",
             "fail",
-            "etc/kubernetes/pki/sa.key: its public key is not in etc/kubernetes/pki/sa.pub; "
+            "/etc/kubernetes/pki/sa.key: its public key is not in /etc/kubernetes/pki/sa.pub; "
             "tokens it signs will not verify",
         )
     ]
@@ -347,7 +347,7 @@ def test_missing_referenced_file_warns(tree: Tree) -> None:
     code, doc = inspect_json("--root", str(tree.root))
     assert code == 0  # could not check is a warning, not a failure
     assert not_passing(doc) == [
-        ("TLS-FILE-READ", "warn", "etc/kubernetes/pki/front-proxy-client.crt: file not found")
+        ("TLS-FILE-READ", "warn", "/etc/kubernetes/pki/front-proxy-client.crt: file not found")
     ]
 
 
@@ -361,7 +361,7 @@ def test_corrupt_certificate_warns_with_line(tree: Tree) -> None:
     ((check, status, message),) = not_passing(doc)
     assert code == 0
     assert (check, status) == ("TLS-FILE-READ", "warn")
-    assert message.startswith("etc/kubernetes/pki/front-proxy-client.crt: line 1: malformed certificate")
+    assert message.startswith("/etc/kubernetes/pki/front-proxy-client.crt: line 1: malformed certificate")
 
 
 def test_kubeconfig_client_cert_from_another_ca_fails(tree: Tree) -> None:
@@ -374,8 +374,8 @@ def test_kubeconfig_client_cert_from_another_ca_fails(tree: Tree) -> None:
         (
             "TLS-CERT-CHAIN",
             "fail",
-            "etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data: not verified by "
-            "etc/kubernetes/pki/ca.crt (--client-ca-file): issued by 'rogue', not by the CA ('kubernetes')",
+            "/etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data: not verified by "
+            "/etc/kubernetes/pki/ca.crt (--client-ca-file): issued by 'rogue', not by the CA ('kubernetes')",
         )
     ]
 
@@ -428,7 +428,7 @@ def test_malformed_manifest_is_an_input_error_with_line(tree: Tree) -> None:
     result = run_cli("tls", "inspect", "--root", str(tree.root))
     assert result.code == 2
     assert result.stderr.startswith(
-        "kapsec: error: etc/kubernetes/manifests/kube-apiserver.yaml:4: not valid YAML"
+        "kapsec: error: /etc/kubernetes/manifests/kube-apiserver.yaml:4: malformed YAML"
     )
     assert "Traceback" not in result.stderr
 
@@ -446,10 +446,10 @@ def test_text_output_is_a_table_sorted_by_expiry(tree: Tree) -> None:
         "2026-06-04",
         "3",
         "warn",
-        "etc/kubernetes/pki/apiserver-kubelet-client.crt",
+        "/etc/kubernetes/pki/apiserver-kubelet-client.crt",
     ]
     assert (
-        "WARN TLS-CERT-VALIDITY (high) etc/kubernetes/pki/apiserver-kubelet-client.crt: expires in 3 days "
+        "WARN TLS-CERT-VALIDITY (high) /etc/kubernetes/pki/apiserver-kubelet-client.crt: expires in 3 days "
         "(2026-06-04T13:00:00Z)"
     ) in lines
     assert result.stderr == "92 checks: 0 failed, 1 warnings, 91 passed\n"

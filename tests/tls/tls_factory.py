@@ -139,6 +139,9 @@ def resign_sha1(cert: x509.Certificate, signer: rsa.RSAPrivateKey) -> x509.Certi
 
 
 def write(path: Path, data: bytes, mode: int) -> Path:
+    # `root / "/etc/..."` is /etc/...: never let a test write into the machine's own tree
+    assert not path.is_relative_to("/etc"), path
+    assert not path.is_relative_to("/var"), path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     os.chmod(path, mode)

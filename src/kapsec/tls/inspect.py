@@ -35,7 +35,7 @@ from cryptography import x509
 from kapsec.errors import InputError
 from kapsec.model.findings import Evidence, Finding, FixSafety, Severity, Status
 from kapsec.tls import pki
-from kapsec.tls.manifest import PodFlags, read_pod_flags
+from kapsec.tls.manifest import Flag, PodFlags, read_pod_flags
 
 APISERVER_MANIFEST = "etc/kubernetes/manifests/kube-apiserver.yaml"
 ETCD_MANIFEST = "etc/kubernetes/manifests/etcd.yaml"
@@ -242,7 +242,7 @@ class _Root:
 
     def source(self, host_path: str) -> Source:
         rel = host_path.lstrip("/")
-        return Source(rel, self.root / rel)
+        return Source("/" + rel, self.root / rel)
 
 
 def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
@@ -251,7 +251,7 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
         raise InputError("not a directory", file=str(root))
     r = _Root(root)
     plan = Plan()
-    api = _read_manifest(root, APISERVER_MANIFEST, "kube-apiserver", plan)
+    api = _load_apiserver(root, plan)
     etcd = _read_manifest(root, ETCD_MANIFEST, "etcd", plan)
     kubeconfig_cas, kubeconfig_clients = _collect_kubeconfigs(root, plan, r)
     kubelet_ca = _kubelet_client_ca(root, r)
@@ -260,7 +260,20 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
         flag = pod.get(name)
         if flag is None or not flag.value:
             return None
-        return r.source(pod.host_path(flag.value)), Ref(_ROLES.get(name, name), name, pod.file, flag.line)
+        ref = Ref(_ROLES.get(name, name), name, pod.file, flag.line)
+        host = pod.host_path(flag.value)
+        if host is None:
+            note = _finding(
+                "TLS-FILE-READ",
+                Status.WARN,
+                Severity.MEDIUM,
+                f"{name}={flag.value}: not on a hostPath mount of the pod, so not readable from the node",
+                Evidence(file=pod.file, line=flag.line, flag=name, value=flag.value),
+            )
+            if note not in plan.notes:
+                plan.notes.append(note)
+            return None
+        return r.source(host), ref
 
     def add_ca(pod: PodFlags | None, name: str) -> tuple[Source, str] | None:
         if pod is None:
@@ -352,33 +365,48 @@ _ROLES = {
 }
 
 
+def _load_apiserver(root: Path, plan: Plan) -> PodFlags | None:
+    """The API server's flags through the shared model (``kapsec.sources.apiserver``)."""
+    from kapsec.sources import apiserver as sources_apiserver
+
+    try:
+        rel = sources_apiserver.find_manifest_under(str(root))
+    except InputError as exc:
+        plan.notes.append(
+            _finding(
+                "TLS-FILE-READ",
+                Status.WARN,
+                Severity.MEDIUM,
+                f"{exc.message}; only the PKI directory and kubeconfigs are inspected",
+                Evidence(file="/" + APISERVER_MANIFEST),
+            )
+        )
+        return None
+    cfg = sources_apiserver.load(root=str(root))
+    flags: dict[str, Flag] = {}
+    for occ in cfg.occurrences:
+        flags[f"--{occ.name}"] = Flag(f"--{occ.name}", occ.value, occ.loc.line)
+    return PodFlags(cfg.file or "/" + rel, flags, resolver=cfg.host_path)
+
+
 def _read_manifest(root: Path, rel: str, binary: str, plan: Plan) -> PodFlags | None:
     path = root / rel
+    shown = "/" + rel
     if not path.is_file():
-        if binary == "kube-apiserver":
-            plan.notes.append(
-                _finding(
-                    "TLS-FILE-READ",
-                    Status.WARN,
-                    Severity.MEDIUM,
-                    f"{rel}: no API server manifest; only the PKI directory and kubeconfigs are inspected",
-                    Evidence(file=rel),
-                )
-            )
         return None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", file=rel) from exc
-    pod = read_pod_flags(text, rel, binary)
+        raise InputError(f"cannot read: {exc}", file=shown) from exc
+    pod = read_pod_flags(text, shown, binary)
     if pod is None:
         plan.notes.append(
             _finding(
                 "TLS-FILE-READ",
                 Status.WARN,
                 Severity.MEDIUM,
-                f"{rel}: no {binary} container found in the manifest",
-                Evidence(file=rel),
+                f"{shown}: no {binary} container found in the manifest",
+                Evidence(file=shown),
             )
         )
     return pod
@@ -420,7 +448,7 @@ def _collect_kubeconfigs(
     if not conf_dir.is_dir():
         return cas, clients
     for path in sorted(conf_dir.glob("*.conf")):
-        rel = path.relative_to(root).as_posix()
+        rel = "/" + path.relative_to(root).as_posix()
         plan.kubeconfigs[rel] = path
         data = _load_yaml(path)
         if not isinstance(data, dict):
@@ -479,7 +507,7 @@ def _embedded(rel: str, field_path: str, body: dict[str, Any], r: _Root, conf: P
             return r.source(path)
         host = (conf.parent / path).resolve()
         try:
-            return Source(host.relative_to(r.root.resolve()).as_posix(), host)
+            return Source("/" + host.relative_to(r.root.resolve()).as_posix(), host)
         except ValueError:
             return Source(path, host)
     return None
@@ -490,11 +518,11 @@ def _collect_pki_dir(root: Path, plan: Plan, r: _Root) -> None:
     if not pki_dir.is_dir():
         return
     for path in sorted(p for p in pki_dir.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
+        rel = "/" + path.relative_to(root).as_posix()
         if rel in plan.certs or rel in plan.keys:
             continue
         _classify_file(
-            plan, Source(rel, path), Ref("found in the PKI directory", None, PKI_DIR), explicit=False
+            plan, Source(rel, path), Ref("found in the PKI directory", None, "/" + PKI_DIR), explicit=False
         )
     _pair_by_name(plan)
 
@@ -609,9 +637,9 @@ def _mode_finding(source: Source, max_mode: int, what: str, refs: Sequence[Ref] 
     assert source.path is not None
     display = source.display
     benchmarks: dict[str, str] = {}
-    if display.startswith(PKI_DIR + "/") and display.endswith((".crt", ".key")):
+    if display.startswith("/" + PKI_DIR + "/") and display.endswith((".crt", ".key")):
         benchmarks = {"cis-1.12": "1.1.21" if display.endswith(".key") else "1.1.20"}
-    elif display.rsplit("/", 1)[-1] in _KUBECONFIG_CIS and display.startswith("etc/kubernetes/"):
+    elif display.rsplit("/", 1)[-1] in _KUBECONFIG_CIS and display.startswith("/etc/kubernetes/"):
         benchmarks = {"cis-1.12": _KUBECONFIG_CIS[display.rsplit("/", 1)[-1]]}
     evidence = Evidence(file=display, detail=what)
     try:

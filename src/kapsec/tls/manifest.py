@@ -12,6 +12,7 @@ server's configuration lives in ``kapsec.model.apiserver``.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +39,18 @@ class PodFlags:
     file: str
     flags: dict[str, Flag] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
+    resolver: Callable[[str], str | None] | None = None  # the API server model's host_path
 
     def get(self, name: str) -> Flag | None:
         return self.flags.get(name)
 
-    def host_path(self, container_path: str) -> str:
-        """The host path behind ``container_path``, through the longest matching hostPath mount."""
+    def host_path(self, container_path: str) -> str | None:
+        """The host path behind ``container_path``, through the longest matching hostPath mount.
+
+        None when the container path is on no hostPath mount (inside the image: not on the node).
+        """
+        if self.resolver is not None:
+            return self.resolver(container_path)
         best: Mount | None = None
         for m in self.mounts:
             mp = m.mount_path.rstrip("/") or "/"
@@ -52,7 +59,7 @@ class PodFlags:
             ):
                 best = m
         if best is None:
-            return container_path
+            return container_path if not self.mounts else None
         rest = container_path[len(best.mount_path.rstrip("/")) :].lstrip("/")
         return posixpath.join(best.host_path, rest) if rest else best.host_path
 
