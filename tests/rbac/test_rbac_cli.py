@@ -454,3 +454,30 @@ def test_cluster_unreachable_is_a_clear_error(tmp_path: Path) -> None:
         "kapsec: error: GET /apis/rbac.authorization.k8s.io/v1/roles: HTTP 401: Unauthorized "
         "(the kubeconfig's credentials were not accepted)\n"
     )
+
+
+def test_can_i_list_gives_rules_for_the_user_in_the_namespace() -> None:
+    r = run_cli("rbac", "can-i", "--list", "--as", "jane", "-n", "team-a", "-o", "json", *SRC)
+    assert r.code == 0
+    out = json.loads(r.stdout)
+    assert [(x["binding"]["name"], x["ruleIndex"]) for x in out["rules"]] == [
+        ("system:basic-user", 0),
+        ("system:basic-user", 1),
+        ("system:discovery", 0),
+        ("system:public-info-viewer", 0),
+        ("developers", 0),
+        ("developers", 1),
+        ("developers", 2),
+        ("developers", 3),
+        ("developers", 4),
+    ]
+    # in another namespace only the cluster-wide rules remain
+    other = json.loads(
+        run_cli("rbac", "can-i", "--list", "--as", "jane", "-n", "team-b", "-o", "json", *SRC).stdout
+    )
+    assert {x["binding"]["name"] for x in other["rules"]} == {
+        "system:basic-user",
+        "system:discovery",
+        "system:public-info-viewer",
+    }
+    assert run_cli("rbac", "can-i", "--list", "get", "pods", "--as", "jane", *SRC).code == 2

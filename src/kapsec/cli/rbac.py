@@ -241,6 +241,12 @@ def _iter_batch(stream: TextIO, name: str) -> Iterator[tuple[int, RequestAttribu
     help="JSONL of request attributes ('-' for stdin); groups taken as given.",
 )
 @click.option("--all-grants", is_flag=True, help="List every binding that allows it, not only the first.")
+@click.option(
+    "--list",
+    "list_rules",
+    is_flag=True,
+    help="List every rule that applies to the user in the namespace (RulesFor), with its binding and role.",
+)
 @click.option("--rbac-only", is_flag=True, help="Do not model the system:masters super-user group.")
 @source_options
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
@@ -255,6 +261,7 @@ def can_i(
     exact_groups: bool,
     batch: str | None,
     all_grants: bool,
+    list_rules: bool,
     rbac_only: bool,
     sources: tuple[str, ...],
     cluster: bool,
@@ -271,6 +278,18 @@ def can_i(
     '*', or a non-resource URL such as /metrics.
     Exit codes: 0 allowed (batch: all lines read), 1 not allowed, 2 usage or input error.
     """
+    if list_rules:
+        if verb or resource or batch:
+            raise UsageError("--list takes no VERB, RESOURCE or --batch")
+        if as_user is None and not as_groups:
+            raise UsageError("say who asks: --as USER and/or --as-group GROUP (repeatable)")
+        user = as_user or ""
+        groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
+        store = load_store(
+            sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
+        )
+        _list_rules(store, user, groups, namespace, output, masters=not rbac_only)
+        return
     if batch is None and (verb is None or resource is None):
         raise UsageError("can-i needs VERB and RESOURCE, or --batch FILE")
     if batch is not None and (verb or resource):
@@ -294,6 +313,63 @@ def can_i(
         _decision_text(d, lines)
         click.echo("\n".join(lines))
     click.get_current_context().exit(0 if d.allowed else 1)
+
+
+def _list_rules(
+    store: RbacStore, user: str, groups: tuple[str, ...], namespace: str, output: str, *, masters: bool
+) -> None:
+    from kapsec.rbac.authorize import SYSTEM_MASTERS, visit_rules
+
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for b, subject, res in visit_rules(store, user, groups, namespace):
+        if res.role is None:
+            errors.append(f"{b.key}: {res.error}")
+            continue
+        for i, rule in enumerate(res.role.rules):
+            rows.append({"binding": b, "subject": subject, "role": res.role, "index": i, "rule": rule})
+    note = ""
+    if masters and SYSTEM_MASTERS in groups:
+        note = f'group "{SYSTEM_MASTERS}" is allowed everything before RBAC is consulted'
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "user": user,
+                    "groups": list(groups),
+                    "namespace": namespace or None,
+                    "rules": [
+                        {
+                            "binding": {
+                                "kind": r["binding"].kind,
+                                "name": r["binding"].name,
+                                "namespace": r["binding"].namespace or None,
+                            },
+                            "role": {
+                                "kind": r["role"].kind,
+                                "name": r["role"].name,
+                                "namespace": r["role"].namespace or None,
+                            },
+                            "ruleIndex": r["index"],
+                            "rule": r["rule"].to_dict(),
+                        }
+                        for r in rows
+                    ],
+                    "errors": errors,
+                    **({"note": note} if note else {}),
+                },
+                indent=2,
+            )
+        )
+        return
+    table = [("RULE", "VIA")]
+    for r in rows:
+        table.append((describe_rule_text(r["rule"]), f"{r['binding'].key} -> {r['role'].key}"))
+    click.echo(_table(table))
+    if note:
+        click.echo(f"note: {note}")
+    for e in errors:
+        click.echo(f"kapsec: warning: {e}", err=True)
 
 
 def run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, masters: bool) -> int:
