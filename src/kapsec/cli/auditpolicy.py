@@ -459,7 +459,7 @@ def _print_simulation(d: dict[str, Any], span: float | None) -> None:
     click.echo(
         f"reproduced: {rep['events']:,}/{rep['of']:,} events would be written as recorded (same level, stage not omitted)"
     )
-    click.echo("\nby level      recorded                candidate")
+    click.echo("\nby level             recorded               candidate")
     levels = list(dict.fromkeys([*src["byLevel"], *cand["byLevel"]]))
     for lvl in levels:
         a = src["byLevel"].get(lvl, {"events": 0, "bytes": 0})
