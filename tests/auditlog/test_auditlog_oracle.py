@@ -37,7 +37,12 @@ EXPECTED = {
 }
 # The rule(s) that must carry each theme (one of them per step).
 THEME_RULES = {
-    "secrets across namespaces / denied": {"secret-read", "secrets-list", "secrets-list-all-namespaces", "secret-access-denied"},
+    "secrets across namespaces / denied": {
+        "secret-read",
+        "secrets-list",
+        "secrets-list-all-namespaces",
+        "secret-access-denied",
+    },
     "privileged or host-namespace pods": {"privileged-pod", "host-namespace-pod", "sensitive-hostpath-pod"},
     "exec, attach, port-forward": {"pod-exec", "pod-portforward"},
     "bindings to cluster-admin": {"rbac-binding-change", "cluster-admin-binding", "rbac-escalation-denied"},

@@ -86,7 +86,9 @@ def test_legacy_format_lines_become_events() -> None:
     assert imp[0].impersonatedUser.username == "dev-bob"
     anon = [e for e, _ in evs if not e.user.username]
     assert anon and all(e.code == 401 for e in anon)
-    create = next(e for e, _ in evs if e.verb == "create" and e.objectRef and e.objectRef.resource == "secrets")
+    create = next(
+        e for e, _ in evs if e.verb == "create" and e.objectRef and e.objectRef.resource == "secrets"
+    )
     assert (create.objectRef.namespace, create.code) == ("dev", 201)
 
 
@@ -141,13 +143,19 @@ def test_cloud_envelopes_are_normalised(tmp_path: Path) -> None:
         "op-1", "list", "mallory@example.com", 403, "forbid", ["203.0.113.9"]
     )  # fmt: skip
     assert g.objectRef is not None
-    assert (g.objectRef.resource, g.objectRef.namespace, g.objectRef.apiGroup) == ("secrets", "kube-system", "")
+    assert (g.objectRef.resource, g.objectRef.namespace, g.objectRef.apiGroup) == (
+        "secrets",
+        "kube-system",
+        "",
+    )
 
 
 def test_garbage_lines_are_counted_with_file_and_line_and_skipped(tmp_path: Path) -> None:
     good = MODERATE.read_text().splitlines()[:2]
     p = tmp_path / "audit.log"
-    p.write_text("\n".join([good[0], "not json at all", '{"truncated": ', "[1, 2]", "", good[1], "\x00\x01"]) + "\n")
+    p.write_text(
+        "\n".join([good[0], "not json at all", '{"truncated": ', "[1, 2]", "", good[1], "\x00\x01"]) + "\n"
+    )
     evs, st = read(p)
     assert len(evs) == 2
     assert st.malformed == 4
@@ -172,7 +180,9 @@ def test_truncated_gzip_is_an_error_message_not_a_traceback(tmp_path: Path) -> N
     for cmd in ("query", "detect", "summary"):
         r = run_cli("audit-log", cmd, str(p))
         assert r.code == 2, cmd
-        assert r.stderr.startswith(f"kapsec: error: {p}: compressed data is truncated or corrupt after line "), r.stderr
+        assert r.stderr.startswith(
+            f"kapsec: error: {p}: compressed data is truncated or corrupt after line "
+        ), r.stderr
         assert "Traceback" not in r.stderr
 
 
@@ -192,7 +202,12 @@ def test_five_megabyte_single_event(tmp_path: Path) -> None:
     ev["requestObject"] = {"kind": "ConfigMap", "data": {"blob": "x" * (5 * 1024 * 1024)}}
     ev["level"] = "Request"
     ev["verb"] = "create"
-    ev["objectRef"] = {"resource": "configmaps", "namespace": "kube-system", "name": "big", "apiVersion": "v1"}
+    ev["objectRef"] = {
+        "resource": "configmaps",
+        "namespace": "kube-system",
+        "name": "big",
+        "apiVersion": "v1",
+    }
     ev["user"] = {"username": "jane", "groups": ["system:authenticated"]}
     p = tmp_path / "big.log"
     p.write_text(json.dumps(ev) + "\n" + MODERATE.read_text().splitlines()[1] + "\n")
@@ -207,9 +222,15 @@ def test_five_megabyte_single_event(tmp_path: Path) -> None:
 
 def test_missing_file_and_empty_glob_are_input_errors(tmp_path: Path) -> None:
     r = run_cli("audit-log", "query", str(tmp_path / "nope.log"))
-    assert (r.code, r.stderr) == (2, f"kapsec: error: {tmp_path / 'nope.log'}: cannot read: No such file or directory\n")
+    assert (r.code, r.stderr) == (
+        2,
+        f"kapsec: error: {tmp_path / 'nope.log'}: cannot read: No such file or directory\n",
+    )
     r = run_cli("audit-log", "query", str(tmp_path / "audit-*.gz"))
-    assert (r.code, r.stderr) == (2, f"kapsec: error: {tmp_path / 'audit-*.gz'}: no file matches this pattern\n")
+    assert (r.code, r.stderr) == (
+        2,
+        f"kapsec: error: {tmp_path / 'audit-*.gz'}: no file matches this pattern\n",
+    )
 
 
 def test_stdin_is_read_when_no_log_is_given(tmp_path: Path) -> None:

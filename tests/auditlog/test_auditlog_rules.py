@@ -106,7 +106,10 @@ def test_body_rules_are_blind_at_metadata_level() -> None:
 
 def test_a_rule_fires_once_per_request_on_the_first_stage() -> None:
     det = Detector(PACK)
-    over = {"verb": "get", "objectRef": {"resource": "pods", "subresource": "exec", "namespace": "dev", "name": "web"}}
+    over = {
+        "verb": "get",
+        "objectRef": {"resource": "pods", "subresource": "exec", "namespace": "dev", "name": "web"},
+    }
     started = event(over | {"stage": "ResponseStarted", "responseStatus": {"code": 101}}, 7)
     complete = event(over | {"responseStatus": {"code": 101}}, 7)
     first = det.feed(started)
@@ -135,7 +138,13 @@ def test_forbidden_burst_counts_per_user_within_five_minutes() -> None:
 
 
 def test_sigma_strings_match_case_insensitively_with_wildcards() -> None:
-    ev = event({"verb": "GET", "objectRef": {"resource": "Pods", "subresource": "EXEC", "namespace": "dev", "name": "w"}}, 3)
+    ev = event(
+        {
+            "verb": "GET",
+            "objectRef": {"resource": "Pods", "subresource": "EXEC", "namespace": "dev", "name": "w"},
+        },
+        3,
+    )
     assert "pod-exec" in fired(ev)
 
 
@@ -149,26 +158,47 @@ def _write_rule(tmp: Path, name: str, detection: str, extra: str = "") -> Path:
 
 
 def test_extra_rule_directory_is_loaded(tmp_path: Path) -> None:
-    d = _write_rule(tmp_path, "payments-delete", "  sel:\n    verb: delete\n    objectRef.namespace: payments\n  condition: sel")
+    d = _write_rule(
+        tmp_path,
+        "payments-delete",
+        "  sel:\n    verb: delete\n    objectRef.namespace: payments\n  condition: sel",
+    )
     pack = load_pack([str(d)])
     rule = pack.by_id("payments-delete")
     assert rule is not None and rule.needles == (b"payments",)
     det = Detector(pack)
-    ev = event({"verb": "delete", "objectRef": {"resource": "deployments", "namespace": "payments", "name": "api"}}, 9)
+    ev = event(
+        {"verb": "delete", "objectRef": {"resource": "deployments", "namespace": "payments", "name": "api"}},
+        9,
+    )
     assert "payments-delete" in {a.rule_id for a in det.feed(ev)}
 
 
 @pytest.mark.parametrize(
     ("detection", "extra", "message"),
     [
-        ("  sel:\n    objectref.resource: pods\n  condition: sel", "", "unknown audit event field 'objectref.resource'"),
+        (
+            "  sel:\n    objectref.resource: pods\n  condition: sel",
+            "",
+            "unknown audit event field 'objectref.resource'",
+        ),
         ("  sel:\n    - pods\n  condition: sel", "", "keyword (field-less) searches are not supported"),
         ("  sel:\n    verb: get\n  condition: sel", "stage: Done\n", "unknown stage(s) ['Done']"),
-        ("  sel:\n    verb: get\n  condition: sel", "confidence: sure\n", "confidence must be one of low, medium, high"),
-        ("  sel:\n    verb: get\n  condition: sel", "needs: Everything\n", "needs must be one of Metadata, Request, RequestResponse"),
+        (
+            "  sel:\n    verb: get\n  condition: sel",
+            "confidence: sure\n",
+            "confidence must be one of low, medium, high",
+        ),
+        (
+            "  sel:\n    verb: get\n  condition: sel",
+            "needs: Everything\n",
+            "needs must be one of Metadata, Request, RequestResponse",
+        ),
     ],
 )
-def test_bad_rules_fail_at_load_naming_the_file(tmp_path: Path, detection: str, extra: str, message: str) -> None:
+def test_bad_rules_fail_at_load_naming_the_file(
+    tmp_path: Path, detection: str, extra: str, message: str
+) -> None:
     _write_rule(tmp_path, "bad", detection, extra)
     with pytest.raises(ValidationError) as exc:
         load_pack([str(tmp_path)])
@@ -178,5 +208,7 @@ def test_bad_rules_fail_at_load_naming_the_file(tmp_path: Path, detection: str, 
 
 def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
     _write_rule(tmp_path, "pod-exec", "  sel:\n    verb: get\n  condition: sel")
-    with pytest.raises(ValidationError, match="duplicate rule id 'pod-exec' \\(also in rules/pod-exec.yml\\)"):
+    with pytest.raises(
+        ValidationError, match="duplicate rule id 'pod-exec' \\(also in rules/pod-exec.yml\\)"
+    ):
         load_pack([str(tmp_path)])

@@ -124,19 +124,20 @@ class Query:
                 ns.append(n)
 
         if self.users:
-            m = _globs(self.users)
+            m_user = _globs(self.users)
             c.append(
                 lambda e: (
-                    m(e.user.username) or (e.impersonatedUser is not None and m(e.impersonatedUser.username))
+                    m_user(e.user.username)
+                    or (e.impersonatedUser is not None and m_user(e.impersonatedUser.username))
                 )
             )
             add_needles(_literal(self.users))
         if self.groups:
-            m = _globs(self.groups)
+            m_group = _globs(self.groups)
             c.append(
                 lambda e: (
-                    any(m(g) for g in e.user.groups)
-                    or (e.impersonatedUser is not None and any(m(g) for g in e.impersonatedUser.groups))
+                    any(m_group(g) for g in e.user.groups)
+                    or (e.impersonatedUser is not None and any(m_group(g) for g in e.impersonatedUser.groups))
                 )
             )
             add_needles(_literal(self.groups))
@@ -171,12 +172,12 @@ class Query:
             c.append(lambda e: e.objectRef is not None and e.objectRef.subresource in subs)
             add_needles(_literal(self.subresources))
         if self.namespaces:
-            m = _globs(self.namespaces)
-            c.append(lambda e: e.objectRef is not None and m(e.objectRef.namespace))
+            m_ns = _globs(self.namespaces)
+            c.append(lambda e: e.objectRef is not None and m_ns(e.objectRef.namespace))
             add_needles(_literal(self.namespaces))
         if self.names:
-            m = _globs(self.names)
-            c.append(lambda e: e.objectRef is not None and m(e.objectRef.name))
+            m_name = _globs(self.names)
+            c.append(lambda e: e.objectRef is not None and m_name(e.objectRef.name))
             add_needles(_literal(self.names))
         if self.codes:
             parsed = [_code_check(x) for x in self.codes]
@@ -210,8 +211,8 @@ class Query:
 
             c.append(ip_ok)
         if self.user_agents:
-            m = _globs(self.user_agents)
-            c.append(lambda e: m(e.userAgent))
+            m_agent = _globs(self.user_agents)
+            c.append(lambda e: m_agent(e.userAgent))
         if self.since is not None or self.until is not None:
             lo, hi = self.since, self.until
 

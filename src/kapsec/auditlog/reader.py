@@ -26,7 +26,7 @@ import os
 import re
 import sys
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -509,58 +509,69 @@ T = TypeVar("T")
 
 
 class Deduper(Generic[T]):
-    """One item per request: the ResponseComplete (or Panic) event, else the last stage seen.
+    """One item per request, in the order requests started: the ResponseComplete (or Panic)
+    event, else the last stage seen.
 
-    Final stages pass at once. Earlier stages wait (keyed by ``auditID``) until the request
-    completes, the pending set exceeds ``window`` entries, or :meth:`flush` is called (end of
-    input, or an idle ``--follow``). Requests already emitted are remembered in a bounded LRU set
-    so that a late ResponseComplete (a long watch) is not emitted a second time. Memory stays
-    bounded whatever the input size; events without an ``auditID`` always pass.
+    Each request holds a slot at the position of its first event; the slot is released once
+    it reaches a final stage and every earlier slot is released. A request that never completes
+    (a 401 is logged at ResponseStarted only; a watch may outlive the log) is released with its
+    last stage when ``window`` slots wait behind it, or at :meth:`flush` (end of input, an idle
+    ``--follow``). Released requests are remembered in a bounded LRU set so that a late
+    ResponseComplete is not emitted twice. Memory is bounded; items without an ``auditID`` pass.
     """
 
-    def __init__(self, window: int = 20000, memory: int = 200000) -> None:
+    def __init__(self, window: int = 10000, memory: int = 200000) -> None:
         self.window = window
         self.memory = memory
-        self.pending: OrderedDict[str, tuple[int, T]] = OrderedDict()
+        self.queue: deque[list[Any]] = deque()  # [key, rank, item, final]
+        self.slots: dict[str, list[Any]] = {}
         self.done: OrderedDict[str, None] = OrderedDict()
         self.dropped = 0
 
     def _mark(self, key: str) -> None:
+        if not key:
+            return
         self.done[key] = None
         if len(self.done) > self.memory:
             self.done.popitem(last=False)
 
+    def _release(self) -> list[T]:
+        out: list[T] = []
+        q = self.queue
+        while q and q[0][3]:
+            key, _, item, _ = q.popleft()
+            if key:
+                del self.slots[key]
+                self._mark(key)
+            out.append(item)
+        return out
+
     def push(self, key: str, stage: str, item: T) -> list[T]:
+        final = stage in FINAL_STAGES
         if not key:
-            return [item]
+            if not self.queue:
+                return [item]
+            self.queue.append(["", 0, item, True])
+            return self._release()
         if key in self.done:
             self.dropped += 1
             return []
-        out: list[T] = []
-        if stage in FINAL_STAGES:
-            if self.pending.pop(key, None) is not None:
-                self.dropped += 1
-            self._mark(key)
-            out.append(item)
-            return out
         rank = STAGE_RANK.get(stage, 0)
-        old = self.pending.get(key)
-        if old is not None:
+        slot = self.slots.get(key)
+        if slot is not None:
             self.dropped += 1
-            if rank >= old[0]:
-                self.pending[key] = (rank, item)
-            return out
-        self.pending[key] = (rank, item)
-        while len(self.pending) > self.window:
-            k, (_, it) = self.pending.popitem(last=False)
-            self._mark(k)
-            out.append(it)
-        return out
+            if rank >= slot[1]:
+                slot[1], slot[2] = rank, item
+            slot[3] = slot[3] or final
+        else:
+            slot = [key, rank, item, final]
+            self.slots[key] = slot
+            self.queue.append(slot)
+        if len(self.queue) > self.window:
+            self.queue[0][3] = True
+        return self._release()
 
     def flush(self) -> list[T]:
-        out = []
-        while self.pending:
-            k, (_, it) = self.pending.popitem(last=False)
-            self._mark(k)
-            out.append(it)
-        return out
+        for slot in self.queue:
+            slot[3] = True
+        return self._release()

@@ -495,7 +495,9 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
         raise click.BadParameter(str(exc), param_hint="--min-severity") from None
     parse_fail_on(opts["fail_on"])
     pack = load_pack(rule_dirs, only=only)
-    allow = load_allowlist(opts["allowlist"], pack) if opts["allowlist"] else []
+    allow = (
+        load_allowlist(opts["allowlist"], load_pack(rule_dirs) if only else pack) if opts["allowlist"] else []
+    )
     det = Detector(pack, allow, min_sev)
     sinks: list[Any] = []
     if opts["webhook"]:
@@ -546,6 +548,8 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
         for s in sinks:
             s.close()
     det.stats.blind.update(blind_extra)
+    if not follow:
+        det.stats.events = stats.events + stats.skipped  # the pre-filter rules events out too
     _report_read(stats)
     for entry in det.unused_allow():
         _note(f"kapsec: warning: {entry.where}: allowlist entry never used ({entry.reason})")
@@ -597,7 +601,12 @@ def _alerts_report(alerts: list[Any], paths: Sequence[str], pack: Any, det: Any)
                     value=a.audit_id or None,
                     detail=json.dumps(a.to_dict(), separators=(",", ":")),
                 ),
-                remediation=(r.description if r else ""),
+                remediation=(
+                    f"{r.description} Check with {a.user or 'the client'} whether this was expected; "
+                    f"if it is routine, allowlist it (rules: [{a.rule_id}]) rather than editing the rule."
+                    if r
+                    else ""
+                ),
                 references=tuple(r.references) if r else (),
             )
         )
