@@ -123,10 +123,17 @@ def sample_report() -> Report:
     return Report(
         tool="kapsec",
         version="0.1.0",
-        target={"kind": "manifest", "path": MANIFEST, "kubernetesVersion": "1.34"},
+        target={
+            "kind": "kube-apiserver",
+            "source": "manifest",
+            "file": MANIFEST,
+            "kubernetesVersion": "1.34",
+        },
         findings=findings,
     )
 
 
 def empty_report() -> Report:
-    return Report(tool="kapsec", version="0.1.0", target={"kind": "manifest", "path": MANIFEST}, findings=[])
+    return Report(
+        tool="kapsec", version="0.1.0", target={"kind": "kube-apiserver", "file": MANIFEST}, findings=[]
+    )

@@ -159,7 +159,9 @@ def test_report_sarif_schema_check_can_fail(report: Report) -> None:
     """The validator really validates: a wrong level and a line 0 are rejected."""
     doc = json.loads(render(report, "sarif"))
     doc["runs"][0]["results"][0]["level"] = "fatal"
-    doc["runs"][0]["results"][1]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
+    doc["runs"][0]["results"][1]["locations"][0]["physicalLocation"]["region"]["startLine"] = (
+        0  # APISERVER-003
+    )
     messages = sorted(e.message for e in sarif_validator().iter_errors(doc))
     assert messages == [
         "'fatal' is not one of ['none', 'note', 'warning', 'error']",
@@ -186,30 +188,50 @@ def test_report_sarif_rules_results_levels_and_locations(report: Report) -> None
     got = [(r["ruleId"], r["ruleIndex"], r["kind"], r["level"]) for r in run["results"]]
     assert got == [
         ("APISERVER-001", 0, "fail", "error"),
-        ("APISERVER-002", 1, "pass", "none"),
         ("APISERVER-003", 2, "fail", "error"),
         ("APISERVER-004", 3, "fail", "note"),
         ("AUDIT-001", 4, "review", "none"),
         ("AUDIT-002", 5, "fail", "warning"),
         ("CLUSTER-001", 6, "review", "none"),
-        ("ETCD-001", 7, "notApplicable", "none"),
-        ("TLS-001", 8, "pass", "none"),
-        ("TLS-002", 9, "pass", "none"),
     ]
-    assert run["results"][2]["locations"] == [
+    # passed and skipped checks are not alerts; the run lists them
+    assert run["properties"]["notAlerted"] == [
+        {"ruleId": "APISERVER-002", "status": "pass", "message": "--authorization-mode=Node,RBAC"},
+        {
+            "ruleId": "ETCD-001",
+            "status": "skip",
+            "message": "k3s embeds etcd; its peer TLS is not configured by flags",
+        },
+        {"ruleId": "TLS-001", "status": "pass", "message": "expires in 364 days (2027-03-01)"},
+        {"ruleId": "TLS-002", "status": "pass", "message": ""},
+    ]
+    assert run["properties"]["summary"] == {"pass": 3, "fail": 4, "warn": 2, "skip": 1, "total": 10}
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert by_rule["APISERVER-003"]["locations"] == [
         {
             "physicalLocation": {"artifactLocation": {"uri": MANIFEST}, "region": {"startLine": 20}},
             "logicalLocations": [{"name": "--enable-admission-plugins", "kind": "flag"}],
         }
     ]
-    # a file without a line: no region; no evidence: no location at all
-    assert run["results"][4]["locations"] == [
+    # a file without a line: no region; no evidence: the scanned file (the target's), no region
+    assert by_rule["AUDIT-001"]["locations"] == [
         {"physicalLocation": {"artifactLocation": {"uri": "etc/kubernetes/audit/policy.yaml"}}}
     ]
-    assert "locations" not in run["results"][6]
-    assert run["results"][0]["message"] == {
+    assert by_rule["CLUSTER-001"]["locations"] == [
+        {"physicalLocation": {"artifactLocation": {"uri": MANIFEST}}}
+    ]
+    assert by_rule["APISERVER-001"]["message"] == {
         "text": "Anonymous requests are rejected: --anonymous-auth is not set; the API server's default is true"
     }
+
+
+def test_report_sarif_result_without_any_file_has_no_location() -> None:
+    f = Finding(
+        id="NET-001", title="Network policies", status=Status.WARN, severity=Severity.MEDIUM, message="m"
+    )
+    doc = json.loads(render(Report("kapsec", "0.1.0", {"kind": "cluster"}, [f]), "sarif"))
+    assert "locations" not in doc["runs"][0]["results"][0]
+    assert list(sarif_validator().iter_errors(doc)) == []
 
 
 def test_report_sarif_repeated_rule_is_listed_once() -> None:
@@ -220,7 +242,7 @@ def test_report_sarif_repeated_rule_is_listed_once() -> None:
         severity=Severity.HIGH,
         evidence=Evidence(file="/etc/kubernetes/pki/a b.crt"),
     )
-    f2 = Finding(id="TLS-003", title="Cert ok", status=Status.PASS, severity=Severity.HIGH)
+    f2 = Finding(id="TLS-003", title="Cert ok", status=Status.WARN, severity=Severity.HIGH)
     doc = json.loads(render(Report("kapsec", "0.1.0", {}, [f1, f2]), "sarif"))
     run = doc["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["TLS-003"]

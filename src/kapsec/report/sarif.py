@@ -1,15 +1,20 @@
 """SARIF 2.1.0 reporter (OASIS Static Analysis Results Interchange Format).
 
-One run; one rule per check id (title, help text from the remediation, default level from the
-severity, GitHub's ``security-severity``); one result per finding with its ``kind`` and ``level``
-(SARIF §3.27.9: only ``kind: fail`` results carry a level other than ``none``), and a physical
-location (file and line) where the finding has evidence, plus the flag as a logical location.
-Validated in tests against the official schema (tests/data/report/sarif-schema-2.1.0.json).
+One run; one rule per check that ran (title, help text from the remediation, default level from
+the severity, GitHub's ``security-severity``). Failed findings are results of ``kind: fail`` with
+a level from the severity; findings that could not be evaluated are ``kind: review`` (level
+``none``, SARIF §3.27.9). Passed and skipped checks are not results: code scanning services
+(GitHub's among them) ignore ``kind`` and would raise an alert for every passed check, so they are
+listed in the run's ``properties.notAlerted`` instead (the JSON output has every finding). Each
+result has a physical location (file and line) from its evidence, or the scanned file when the
+evidence has none, and the flag as a logical location. Validated in tests against the official
+schema (tests/data/report/sarif-schema-2.1.0.json).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +39,7 @@ SECURITY_SEVERITY = {
     Severity.INFO: "0.0",
 }
 KIND = {Status.FAIL: "fail", Status.WARN: "review", Status.SKIP: "notApplicable", Status.PASS: "pass"}
+ALERTED = (Status.FAIL, Status.WARN)
 
 
 def artifact_uri(path: str) -> str:
@@ -84,7 +90,7 @@ def _rule(f: Finding) -> dict[str, Any]:
     return rule
 
 
-def _result(f: Finding, rule_index: int, root: object) -> dict[str, Any]:
+def _result(f: Finding, rule_index: int, target: Mapping[str, Any]) -> dict[str, Any]:
     text = f"{f.title}: {f.message}" if f.message else f.title
     result: dict[str, Any] = {
         "ruleId": f.id,
@@ -94,12 +100,16 @@ def _result(f: Finding, rule_index: int, root: object) -> dict[str, Any]:
         "message": {"text": text},
     }
     ev = f.evidence
+    root = target.get("root")
     loc: dict[str, Any] = {}
     if ev.file:
         physical: dict[str, Any] = {"artifactLocation": {"uri": evidence_uri(ev.file, root)}}
         if ev.line is not None and ev.line >= 1:
             physical["region"] = {"startLine": ev.line}
         loc["physicalLocation"] = physical
+    elif isinstance(target.get("file"), str) and target["file"]:
+        # Code scanning needs a location for every result: fall back to the file that was scanned.
+        loc["physicalLocation"] = {"artifactLocation": {"uri": evidence_uri(target["file"], root)}}
     if ev.flag:
         loc["logicalLocations"] = [{"name": ev.flag, "kind": "flag"}]
     if loc:
@@ -129,9 +139,17 @@ def to_sarif(report: Report) -> dict[str, Any]:
     }
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "results": [_result(f, index[f.id], report.target.get("root")) for f in report.findings],
+        "results": [_result(f, index[f.id], report.target) for f in report.findings if f.status in ALERTED],
         "columnKind": "unicodeCodePoints",
-        "properties": {"target": dict(report.target), "summary": report.summary()},
+        "properties": {
+            "target": dict(report.target),
+            "summary": report.summary(),
+            "notAlerted": [
+                {"ruleId": f.id, "status": f.status.value, "message": f.message}
+                for f in report.findings
+                if f.status not in ALERTED
+            ],
+        },
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
