@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kapsec.auditlog.event import AuditEvent
-from kapsec.auditpolicy.checker import Decision, compiled
+from kapsec.auditpolicy.checker import compiled
 from kapsec.auditpolicy.model import (
     LEVEL_NONE,
     LEVEL_REQUEST,
     LEVEL_REQUEST_RESPONSE,
     LEVELS,
     STAGE_REQUEST_RECEIVED,
+    STAGE_RESPONSE_COMPLETE,
     Policy,
     level_rank,
 )
@@ -200,17 +201,11 @@ def _stripped_size(ev: AuditEvent, size: int, level: str) -> int:
     return max(size, 0)
 
 
-def _failed_authentication(ev: AuditEvent) -> bool:
-    return not ev.user.username and ev.responseStatus is not None and ev.responseStatus.code == 401
-
-
 def simulate(policy: Policy, events: Iterable[tuple[AuditEvent, int]]) -> SimulationResult:
     """Replay ``events`` (each with its size in the log) under ``policy``."""
     comp = compiled(policy)
     res = SimulationResult()
-    # auditID -> (decision, metadata-sized estimate) for requests with no RequestReceived event.
-    pending: dict[str, tuple[Decision, int]] = {}
-    seen_rr: set[str] = set()
+    in_flight: set[str] = set()
     for ev, size in events:
         res.events += 1
         res.bytes += size
@@ -266,14 +261,14 @@ def simulate(policy: Policy, events: Iterable[tuple[AuditEvent, int]]) -> Simula
                 res.more_detail[key] += 1
             elif level_rank(d.level) < level_rank(ev.level):
                 res.less_detail[key] += 1
+        # A request writes at most one ResponseComplete event; if its RequestReceived event is not in
+        # the log, the candidate adds one (unless it omits the stage). Only requests in flight are
+        # remembered, so memory stays small on large logs.
         if ev.stage == STAGE_REQUEST_RECEIVED:
-            seen_rr.add(ev.auditID)
-            pending.pop(ev.auditID, None)
-        elif _failed_authentication(ev):
-            pass  # the authentication filter writes only a ResponseStarted event for these
-        elif ev.auditID not in seen_rr and ev.auditID not in pending:
-            pending[ev.auditID] = (d, _stripped_size(ev, size, "Metadata"))
-    for d, meta_size in pending.values():
-        if d.level != LEVEL_NONE and STAGE_REQUEST_RECEIVED not in d.omit_stages:
-            res.added_request_received.add(meta_size)
+            in_flight.add(ev.auditID)
+        elif ev.stage == STAGE_RESPONSE_COMPLETE:
+            if ev.auditID in in_flight:
+                in_flight.discard(ev.auditID)
+            elif d.level != LEVEL_NONE and STAGE_REQUEST_RECEIVED not in d.omit_stages:
+                res.added_request_received.add(_stripped_size(ev, size, "Metadata"))
     return res
