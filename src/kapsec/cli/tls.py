@@ -145,7 +145,7 @@ def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name in ("EXPIRES", "DAYS", "STATUS", "FILE", "SUBJECT", "ISSUER", "KEY", "SIGNATURE"):
-        table.add_column(name, no_wrap=name in ("EXPIRES", "DAYS", "STATUS", "KEY"))
+        table.add_column(name, no_wrap=name in ("EXPIRES", "DAYS", "STATUS", "KEY"), overflow="fold")
     for row in rows:
         facts = row.facts
         file = row.file if row.index == 0 else f"{row.file}[{row.index}]"

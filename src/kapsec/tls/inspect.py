@@ -40,6 +40,15 @@ from kapsec.tls.manifest import Flag, PodFlags, read_pod_flags
 APISERVER_MANIFEST = "etc/kubernetes/manifests/kube-apiserver.yaml"
 ETCD_MANIFEST = "etc/kubernetes/manifests/etcd.yaml"
 PKI_DIR = "etc/kubernetes/pki"
+# Where certificates live without a flag naming each one: kubeadm's PKI dir and RKE2's.
+PKI_DIRS = (PKI_DIR, "var/lib/rancher/rke2/server/tls")
+# kubeadm's kubeconfigs, RKE2's and k3s's.
+KUBECONFIG_GLOBS = (
+    "etc/kubernetes/*.conf",
+    "etc/rancher/rke2/rke2.yaml",
+    "var/lib/rancher/rke2/server/cred/*.kubeconfig",
+    "etc/rancher/k3s/k3s.yaml",
+)
 KUBELET_CONFIG = "var/lib/kubelet/config.yaml"
 
 CERT_MODE_MAX = 0o644
@@ -310,8 +319,9 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
     etcd_peer_ca = add_ca(etcd, "--peer-trusted-ca-file")
 
     if api is not None:
-        serving_cas: list[tuple[Source, str] | None] = list(kubeconfig_cas) or [client_ca]
-        serving = add_pair(api, "--tls-cert-file", "--tls-private-key-file", serving_cas)
+        # Clients verify the serving certificate with their kubeconfig's CA; without kubeconfigs the
+        # issuer is looked up among the CA files found (kubeadm signs it with the client CA, RKE2 not).
+        serving = add_pair(api, "--tls-cert-file", "--tls-private-key-file", list(kubeconfig_cas))
         if serving is not None:
             adv = api.get("--advertise-address")
             cidr = api.get("--service-cluster-ip-range")
@@ -444,10 +454,7 @@ def _collect_kubeconfigs(
     """Client certificates and keys of ``etc/kubernetes/*.conf``; returns their CAs and client certs."""
     cas: list[tuple[Source, str]] = []
     clients: list[CertTarget] = []
-    conf_dir = root / "etc/kubernetes"
-    if not conf_dir.is_dir():
-        return cas, clients
-    for path in sorted(conf_dir.glob("*.conf")):
+    for path in sorted({p for pattern in KUBECONFIG_GLOBS for p in root.glob(pattern) if p.is_file()}):
         rel = "/" + path.relative_to(root).as_posix()
         plan.kubeconfigs[rel] = path
         data = _load_yaml(path)
@@ -514,16 +521,20 @@ def _embedded(rel: str, field_path: str, body: dict[str, Any], r: _Root, conf: P
 
 
 def _collect_pki_dir(root: Path, plan: Plan, r: _Root) -> None:
-    pki_dir = root / PKI_DIR
-    if not pki_dir.is_dir():
-        return
-    for path in sorted(p for p in pki_dir.rglob("*") if p.is_file()):
-        rel = "/" + path.relative_to(root).as_posix()
-        if rel in plan.certs or rel in plan.keys:
+    for pki_rel in PKI_DIRS:
+        pki_dir = root / pki_rel
+        if not pki_dir.is_dir():
             continue
-        _classify_file(
-            plan, Source(rel, path), Ref("found in the PKI directory", None, "/" + PKI_DIR), explicit=False
-        )
+        for path in sorted(p for p in pki_dir.rglob("*") if p.is_file()):
+            rel = "/" + path.relative_to(root).as_posix()
+            if rel in plan.certs or rel in plan.keys:
+                continue
+            _classify_file(
+                plan,
+                Source(rel, path),
+                Ref("found in the PKI directory", None, "/" + pki_rel),
+                explicit=False,
+            )
     _pair_by_name(plan)
 
 
@@ -637,7 +648,7 @@ def _mode_finding(source: Source, max_mode: int, what: str, refs: Sequence[Ref] 
     assert source.path is not None
     display = source.display
     benchmarks: dict[str, str] = {}
-    if display.startswith("/" + PKI_DIR + "/") and display.endswith((".crt", ".key")):
+    if display.startswith(tuple(f"/{d}/" for d in PKI_DIRS)) and display.endswith((".crt", ".key")):
         benchmarks = {"cis-1.12": "1.1.21" if display.endswith(".key") else "1.1.20"}
     elif display.rsplit("/", 1)[-1] in _KUBECONFIG_CIS and display.startswith("/etc/kubernetes/"):
         benchmarks = {"cis-1.12": _KUBECONFIG_CIS[display.rsplit("/", 1)[-1]]}
