@@ -72,7 +72,7 @@ def run_case(case: dict[str, Any], tmp: Path, keep: bool = False) -> Any:
     )
     check = by_id("FLAG-003")
     assert check is not None
-    finding = evaluate(check, ScanContext(config=cfg))
+    finding = evaluate(check, ScanContext(config=cfg, root="/"))
     if keep:
         return finding.status, finding.message, cfg
     return finding.status, finding.message.replace(f"{tmp}/", "")
@@ -121,5 +121,5 @@ def test_accepted_configs_are_judged_by_what_they_did(
     _, _, cfg = run_case(case, tmp_path, keep=True)
     check = by_id(check_id)
     assert check is not None
-    finding = evaluate(check, ScanContext(config=cfg))
+    finding = evaluate(check, ScanContext(config=cfg, root="/"))
     assert finding.status is status, finding.message

@@ -98,7 +98,19 @@ class ScanContext:
                 "cannot read it from the node (mount its directory)",
             )
         shown = host if host == container_path else f"{host} (mounted at {container_path})"
-        return Resolved(shown, self.node_real(host))
+        real = self.node_real(host)
+        if not self.files_authoritative and not os.path.exists(real):
+            return Resolved(
+                shown,
+                None,
+                f"{host} is not on this machine (scan the node, or give --root with a copy of its files)",
+            )
+        return Resolved(shown, real)
+
+    @property
+    def files_authoritative(self) -> bool:
+        """Whether the files read are the node's own: --root, or a process on this host."""
+        return self.root is not None or self.config.source == "process"
 
     def flag_file(self, flag: str) -> Resolved | None:
         value = self.config.get_str(flag) if self.config.is_set(flag) else ""

@@ -228,7 +228,7 @@ def select(
             continue
         if keys & skip_set:
             continue
-        if benchmark and benchmark not in c.benchmarks and not c.checklist:
+        if benchmark and benchmark not in c.benchmarks:
             continue
         out.append(c)
     return out

@@ -78,6 +78,12 @@ def _file_or_outcome(ctx: ScanContext, flag: str) -> Resolved | Outcome:
         return Outcome(Status.FAIL, f"--{flag} is not set", cfg.evidence(flag))
     if r.real is None:
         return Outcome(Status.WARN, f"cannot read --{flag}: {r.why}", cfg.evidence(flag))
+    if os.path.exists(r.real) and not os.access(r.real, os.R_OK):
+        return Outcome(
+            Status.WARN,
+            f"cannot read --{flag}: permission denied on {r.shown} (run kapsec as root)",
+            cfg.evidence(flag),
+        )
     return r
 
 
@@ -388,30 +394,27 @@ def privileged_restricted(check: Check, ctx: ScanContext) -> Outcome:
             cfg.evidence("allow-privileged"),
         )
     if "PodSecurity" in cfg.admission_plugins() and cfg.get_str("admission-control-config-file"):
-        r = ctx.flag_file("admission-control-config-file")
-        if r is not None and r.real is not None:
-            try:
-                from kapsec.pss.admission import load_admission_config
-
-                ac = ctx.cached("admission", lambda: load_admission_config(str(r.real)))
-            except (ImportError, KapsecError) as exc:
-                return Outcome(
-                    Status.WARN,
-                    f"--allow-privileged is true and the PodSecurity defaults cannot be read: {exc}",
-                    cfg.evidence("admission-control-config-file"),
-                )
-            ps = ac.pod_security
-            level = getattr(getattr(getattr(ps, "defaults", None), "enforce", None), "level", None)
-            level_name = getattr(level, "value", str(level)) if level is not None else None
-            if level_name in ("baseline", "restricted"):
-                return Outcome(
-                    Status.PASS,
-                    f"--allow-privileged is true, but PodSecurity enforces {level_name} by default (privileged pods refused outside exempt namespaces)",
-                    cfg.evidence("admission-control-config-file"),
-                )
+        ac, err = _admission(ctx)
+        if err is not None:
+            return Outcome(
+                Status.WARN,
+                f"--allow-privileged is true and the PodSecurity defaults cannot be judged: {err.message}",
+                err.evidence,
+            )
+        ps = getattr(ac, "pod_security", None)
+        level = getattr(getattr(getattr(ps, "defaults", None), "enforce", None), "level", None)
+        level_name = getattr(level, "value", str(level)) if level is not None else None
+        if level_name in ("baseline", "restricted"):
+            return Outcome(
+                Status.PASS,
+                f"--allow-privileged is true, but PodSecurity enforces {level_name} by default "
+                "(privileged pods refused outside exempt namespaces)",
+                cfg.evidence("admission-control-config-file"),
+            )
     return Outcome(
         Status.FAIL,
-        "--allow-privileged is true and PodSecurity enforces no baseline/restricted default: any namespace may run privileged pods",
+        "--allow-privileged is true and PodSecurity enforces no baseline/restricted default: "
+        "any namespace may run privileged pods",
         cfg.evidence("allow-privileged"),
     )
 
