@@ -282,3 +282,13 @@ def test_older_servers_still_read_v1beta1(tmp_path: Path) -> None:
     ]
     r = run_cli("audit-policy", "validate", str(p), "--k8s-version", "one")
     assert (r.code, r.stderr) == (2, "kapsec: error: --k8s-version 'one': expected MAJOR.MINOR, e.g. 1.23\n")
+
+
+def test_lint_sarif_names_rule_ids_and_lines() -> None:
+    r = run_cli("audit-policy", "lint", ORACLE_POLICY, "--no-detections", "-o", "sarif")
+    assert r.code == 1
+    sarif = json.loads(r.stdout)
+    results = sarif["runs"][0]["results"]
+    assert sorted(x["ruleId"] for x in results) == ["AP021", "AP023", "AP040"]
+    lines = sorted(x["locations"][0]["physicalLocation"]["region"]["startLine"] for x in results)
+    assert lines == [8, 18, 24]

@@ -420,7 +420,6 @@ class _Linter:
         self.policy = policy
         self.comp = compiled(policy)
         self.findings: list[tuple[Finding, int | None]] = []
-        self.failed_ids: set[str] = set()
         self.ran_detections = False
 
     # -- helpers -------------------------------------------------------------------------------
@@ -456,8 +455,6 @@ class _Linter:
             remediation=check.remediation,
             fix_safety=FixSafety.MANUAL,
         )
-        if status is Status.FAIL:
-            self.failed_ids.add(check_id)
         self.findings.append((finding, rule_index))
 
     def passed(self, check_id: str, message: str) -> None:

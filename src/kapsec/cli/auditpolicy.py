@@ -14,6 +14,7 @@ import click
 from kapsec import __version__
 from kapsec.auditpolicy import Policy, PolicyDecodeError, load_policy_file
 from kapsec.auditpolicy.loader import PolicySyntaxError, server_warning
+from kapsec.auditpolicy.profiles import PROFILES
 from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
 from kapsec.errors import InputError, UsageError
 from kapsec.model.findings import Evidence, Finding, Report, Severity, Status
@@ -504,7 +505,7 @@ def _print_simulation(d: dict[str, Any], span: float | None) -> None:
 @audit_policy.command()
 @click.option(
     "--profile",
-    type=click.Choice(["guide-simple", "guide-moderate", "cis", "recommended"]),
+    type=click.Choice(list(PROFILES)),
     default="recommended",
     show_default=True,
     help="Which policy to write.",
