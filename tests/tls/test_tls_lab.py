@@ -83,3 +83,16 @@ def test_rke2_lab_is_clean_and_uses_its_own_layout(tmp_path: Path) -> None:
         )
         for m in chains
     )
+
+
+def test_sarif_and_junit_carry_the_findings(tmp_path: Path) -> None:
+    root = lab(tmp_path, "--plant", "wrong-ca")
+    result = run_cli("tls", "inspect", "--root", str(root), "-o", "sarif")
+    assert result.code == 1
+    results = json.loads(result.stdout)["runs"][0]["results"]
+    errors = [(r["ruleId"], r["properties"]["evidence"]["flag"]) for r in results if r["level"] == "error"]
+    assert errors == [("TLS-CERT-CHAIN", "--etcd-certfile")]
+    result = run_cli("tls", "inspect", "--root", str(root), "-o", "junit")
+    assert result.code == 1
+    assert result.stdout.count("<failure") == 1
+    assert 'failures="1"' in result.stdout.splitlines()[1]
