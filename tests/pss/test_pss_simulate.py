@@ -244,3 +244,23 @@ def test_exempt_namespace_refuses_nothing_now() -> None:
     r = by_ns(cfg)
     assert r["kube-system"].refused("current") == []
     assert len(r["kube-system"].refused("baseline")) == 2
+
+
+def test_check_cli_reads_stdin() -> None:
+    pods = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "a", "namespace": "x"},
+                "spec": {
+                    "containers": [{"name": "c", "image": "i", "securityContext": {"privileged": True}}]
+                },
+            }
+        ],
+    }
+    result = run_cli("pss", "check", "-", "--level", "baseline", "-o", "json", input=json.dumps(pods))
+    assert result.code == 1
+    assert json.loads(result.stdout)[0]["file"] == "<stdin>:1"

@@ -177,3 +177,13 @@ def test_cluster_flags_need_cluster() -> None:
     result = run_cli("netpol", "check", "--from", str(SNAPSHOT), "--context", "x")
     assert result.code == 2
     assert result.stderr == "kapsec: error: --kubeconfig and --context only apply with --cluster\n"
+
+
+def test_pss_simulate_from_cluster(tmp_path: Path) -> None:
+    with fake_apiserver() as api:
+        kubeconfig = api.kubeconfig(tmp_path)
+        live = run_cli("pss", "simulate", "--cluster", "--kubeconfig", str(kubeconfig), "-o", "json")
+    offline = run_cli("pss", "simulate", "--from", str(SNAPSHOT), "-o", "json")
+    assert live.code == offline.code == 0
+    strip = lambda doc: [{k: v for k, v in ns.items() if k != "refused"} for ns in json.loads(doc)]  # noqa: E731
+    assert strip(live.stdout) == strip(offline.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ def pss() -> None:
 def check(files: tuple[str, ...], level: str, version_text: str, output: str) -> None:
     """Evaluate every Pod and pod-template workload in FILES (Deployment, StatefulSet, DaemonSet,
     ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) at one level and version.
+    FILE `-` reads standard input (e.g. `kubectl get pods -A -o json`).
 
     Messages are the admission plugin's own. Enforce never blocks a workload object itself,
     only the pods its controller creates; the result is the same either way.
@@ -55,10 +57,14 @@ def check(files: tuple[str, ...], level: str, version_text: str, output: str) ->
     from kapsec.pss.api import Level
     from kapsec.pss.evaluate import evaluate, is_pod_carrier
     from kapsec.pss.simulate import object_ref
-    from kapsec.sources.objects import load_paths
+    from kapsec.sources.objects import LoadedObjects, load_paths, load_text
 
     version = _version(version_text)
-    loaded = load_paths(files)
+    loaded = LoadedObjects()
+    paths = [f for f in files if f != "-"]
+    if "-" in files:  # e.g. kubectl get pods -A -o json | kapsec pss check - --level restricted
+        load_text(sys.stdin.read(), "<stdin>", loaded)
+    load_paths(paths, loaded)
     report_problems(loaded)
     rows: list[dict[str, Any]] = []
     for obj, where in loaded.objects:
