@@ -449,3 +449,17 @@ def test_report_sarif_places_node_paths_under_the_scan_root() -> None:
         loc = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
         assert loc == {"artifactLocation": {"uri": uri}, "region": {"startLine": 12}}
         assert list(sarif_validator().iter_errors(doc)) == []
+
+
+def test_report_sarif_help_uri_is_the_first_url_reference() -> None:
+    def rule(refs: tuple[str, ...]) -> dict:  # type: ignore[type-arg]
+        f = Finding(id="X-1", title="t", status=Status.FAIL, severity=Severity.LOW, references=refs)
+        return json.loads(render(Report("kapsec", "0.1.0", {}, [f]), "sarif"))["runs"][0]["tool"]["driver"][
+            "rules"
+        ][0]  # type: ignore[no-any-return]
+
+    assert (
+        rule(("CIS Kubernetes Benchmark 1.12, 1.2.1", "https://example.org/a")).get("helpUri")
+        == "https://example.org/a"
+    )
+    assert "helpUri" not in rule(("CIS Kubernetes Benchmark 1.12, 1.2.1",))

@@ -85,8 +85,9 @@ def _rule(f: Finding) -> dict[str, Any]:
     }
     if not rule["name"]:
         del rule["name"]
-    if f.references:
-        rule["helpUri"] = f.references[0]
+    urls = [r for r in f.references if r.startswith(("https://", "http://"))]
+    if urls:  # helpUri must be a URI; references may also be plain citations
+        rule["helpUri"] = urls[0]
     return rule
 
 
