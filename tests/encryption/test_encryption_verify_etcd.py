@@ -7,6 +7,7 @@ recorded against a real kube-apiserver v1.36.2 (see tests/data/oracle-1.36/NOTIC
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -298,3 +299,36 @@ def test_reader_stops_early_and_stays_usable(etcd: EtcdServer) -> None:
             b"/registry/configmaps/kube-system/extension-apiserver-authentication",
         ]
         assert len(list(reader.scan_prefix(b"/registry/secrets/"))) == 3
+
+
+def test_first_dead_endpoint_is_skipped_and_config_resources_are_the_default(etcd: EtcdServer) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    load(etcd, "aesgcm", {"etcd-secrets.json", "etcd-configmaps.json"})
+    before = etcd.revision()
+    r = run_cli(
+        "encryption",
+        "verify",
+        "--etcd",
+        f"{dead},{etcd.url}",
+        "--config",
+        str(SCENARIOS / "aesgcm" / "encryption-config.yaml"),
+        "-o",
+        "json",
+    )
+    assert r.code == 0, r.stderr
+    data = json.loads(r.stdout)
+    # no --resource: Secrets plus every resource the config names (secrets, configmaps)
+    assert [x["resource"] for x in data["encryption"]["resources"]] == ["secrets", "configmaps"]
+    assert [x["byStorage"] for x in data["encryption"]["resources"]] == [
+        {"aesgcm/key1": 3},
+        {"aesgcm/key1": 3},
+    ]
+    assert data["target"]["etcd"] == etcd.url
+    assert data["target"]["revision"] == before
+    first, second = r.stderr.splitlines()
+    assert first == f"kapsec: cannot connect to etcd at {dead}: Connection refused; trying the next endpoint"
+    assert re.fullmatch(rf"read 6 keys from {re.escape(etcd.url)} at revision {before} in \d+\.\d s", second)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -314,6 +315,29 @@ def rotate_cmd(
 # --- verify -----------------------------------------------------------------------------------
 
 
+def _connect(urls: Sequence[str], tls: Any, timeout: float) -> Any:
+    """The first etcd endpoint that answers ``/version`` (members serve the same data)."""
+    from kapsec.encryption.etcd import EtcdReader
+    from kapsec.errors import ServiceError
+
+    if not urls:
+        raise UsageError("--etcd: no URL given")
+    last: ServiceError | None = None
+    for url in urls:
+        reader = EtcdReader(url, tls, timeout=timeout)
+        try:
+            reader.version()
+        except ServiceError as exc:
+            reader.close()
+            last = exc
+            if len(urls) > 1:
+                click.echo(f"kapsec: {exc}; trying the next endpoint", err=True)
+            continue
+        return reader
+    assert last is not None
+    raise last
+
+
 def _text_table(result: Any, source: str) -> str:
     rows = [("resource", "total", "encrypted", "in clear", "unreadable", "not rewritten", "storage")]
     for r in result.resources:
@@ -396,7 +420,7 @@ def verify_cmd(
     proof that each key decrypts a sample to the object its etcd key names.
     """
     from kapsec.encryption.config import load_encryption_config
-    from kapsec.encryption.etcd import EtcdReader, TLSFiles, read_etcdctl_dump
+    from kapsec.encryption.etcd import TLSFiles, read_etcdctl_dump
     from kapsec.encryption.verify import ResourceTarget, VerifyAccumulator, verify_findings
 
     if bool(etcd_url) == bool(dumps):
@@ -411,17 +435,31 @@ def verify_cmd(
             f"--resource {wildcards[0]}: give resource names (secrets, configmaps, deployments.apps), not wildcards"
         )
     config = load_encryption_config(config_file) if config_file else None
-    targets = [ResourceTarget.parse(r, etcd_prefix) for r in (resources or ("secrets",))]
+    if not resources:
+        # Secrets, and with --config every resource it names exactly (wildcards need --resource)
+        named = [r for rule in config.rules for r in rule.resources if "*" not in r] if config else []
+        resources = list(dict.fromkeys(["secrets", *named]))
+    targets = [ResourceTarget.parse(r, etcd_prefix) for r in resources]
     acc = VerifyAccumulator(targets, config)
     target: dict[str, Any] = {"command": "encryption verify"}
     if etcd_url:
-        url = etcd_url.split(",")[0].strip()
-        with EtcdReader(url, TLSFiles(cacert, cert, key), timeout=timeout) as reader:
+        reader = _connect(
+            [u.strip() for u in etcd_url.split(",") if u.strip()], TLSFiles(cacert, cert, key), timeout
+        )
+        with reader:
             version = reader.version()
+            started = time.perf_counter()
+            revision = reader.revision()  # every resource is read at this one revision
+            before = acc.seen
             for t in targets:
-                acc.add_all(reader.scan_prefix(t.prefix.encode(), page_size=page_size))
-            target |= {"etcd": reader.url, "etcdVersion": version.get("etcdserver")}
-        source = f"etcd {target['etcd']} (etcd {target['etcdVersion']})"
+                acc.add_all(reader.scan_prefix(t.prefix.encode(), page_size=page_size, revision=revision))
+            elapsed = time.perf_counter() - started
+            target |= {"etcd": reader.url, "etcdVersion": version.get("etcdserver"), "revision": revision}
+        click.echo(
+            f"read {acc.seen - before:,} keys from {reader.url} at revision {revision} in {elapsed:.1f} s",
+            err=True,
+        )
+        source = f"etcd {target['etcd']} (etcd {target['etcdVersion']}, revision {revision})"
     else:
         for d in dumps:
             acc.add_all(read_etcdctl_dump(d))

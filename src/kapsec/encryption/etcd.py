@@ -190,8 +190,11 @@ class EtcdReader:
                 ) from exc
         raise ServiceError(f"{self.url} serves no etcd v3 JSON gateway (tried {', '.join(API_PREFIXES)})")
 
-    def scan_prefix(self, prefix: bytes, *, page_size: int = 5000) -> Iterator[tuple[bytes, bytes]]:
-        """Every ``(key, value)`` under ``prefix`` in key order, ``page_size`` at a time, one revision.
+    def scan_prefix(
+        self, prefix: bytes, *, page_size: int = 5000, revision: int = 0
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Every ``(key, value)`` under ``prefix`` in key order, ``page_size`` at a time, one revision
+        (``revision``, or the one the first page was read at).
 
         The next page is requested while the caller works through the current one (one request
         in flight at a time, on one connection). etcd 3.4 walks every remaining key of the range
@@ -208,8 +211,8 @@ class EtcdReader:
             return self._range(payload)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etcd-range") as pool:
-            page = fetch(prefix, 0)
-            revision = int(page.header.revision)
+            page = fetch(prefix, revision)
+            revision = revision or int(page.header.revision)
             while True:
                 upcoming: Future[_RangeResponse] | None = None
                 if page.more and page.kvs:

@@ -173,6 +173,7 @@ class VerifyAccumulator:
 
     def __init__(self, targets: Sequence[ResourceTarget], config: EncryptionConfig | None = None) -> None:
         self.config = config
+        self.seen = 0
         self._tallies = [_Tally(t, t.prefix.encode()) for t in targets]
         self._prefixes = known_prefixes(config) if config else ()
         self._samples: dict[str, tuple[bytes, bytes, Classification]] = {}
@@ -191,6 +192,7 @@ class VerifyAccumulator:
             self._policy.append((write[0] if write else None, frozenset(readable), rule.index))
 
     def add(self, etcd_key: bytes, value: bytes) -> None:
+        self.seen += 1
         for i, tally in enumerate(self._tallies):
             if etcd_key.startswith(tally.prefix):
                 self._add(i, tally, etcd_key, value)
