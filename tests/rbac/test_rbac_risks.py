@@ -265,3 +265,49 @@ def test_extra_rule_in_a_controller_role_is_reported() -> None:
     assert _keys(findings) == [
         ("RBAC-001", "fail", "critical", "ClusterRoleBinding system:controller:ttl-controller")
     ]
+
+
+def _grant(name: str, ns: str, rules: list[dict[str, Any]], user: str = "u") -> list[dict[str, Any]]:
+    kind, bkind = ("Role", "RoleBinding") if ns else ("ClusterRole", "ClusterRoleBinding")
+    meta: dict[str, Any] = {"name": name, **({"namespace": ns} if ns else {})}
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta, "rules": rules},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": bkind,
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+            "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}],
+        },
+    ]
+
+
+def test_pod_creation_names_the_service_accounts_it_reaches() -> None:
+    objs = [o for o, _ in load_paths([BOOT, DATA / "rbac" / "controller-rbac"]).objects]
+    objs += _grant(
+        "pod-creator", "kube-system", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]
+    )
+    findings = [f for f in assess(RbacStore.from_dicts(objs)) if f.id == "RBAC-003"]
+    assert _keys(findings) == [("RBAC-003", "fail", "critical", "RoleBinding kube-system/pod-creator")]
+    assert findings[0].message.endswith(
+        'Service accounts in kube-system it can act as include: ServiceAccount "generic-garbage-collector/kube-system" '
+        "(RBAC-001, RBAC-002, RBAC-004, RBAC-008, RBAC-012, RBAC-014); ServiceAccount "
+        '"namespace-controller/kube-system" (RBAC-001, RBAC-002, RBAC-004, RBAC-008, RBAC-012, RBAC-014); '
+        'ServiceAccount "resourcequota-controller/kube-system" (RBAC-001, RBAC-002, RBAC-014) and 12 more.'
+    )
+
+
+def test_csr_approval_needs_both_halves() -> None:
+    approval = {
+        "apiGroups": ["certificates.k8s.io"],
+        "resources": ["certificatesigningrequests/approval"],
+        "verbs": ["update"],
+    }
+    signer = {"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "verbs": ["approve"]}
+    only_half = RbacStore.from_dicts(_grant("half", "", [approval]))
+    assert [f.id for f in assess(only_half)] == []
+    both = RbacStore.from_dicts(_grant("both", "", [approval, signer]))
+    assert _keys(assess(both)) == [("RBAC-010", "fail", "critical", "ClusterRoleBinding both")]
+    # a signer restricted by name is not "any signer"
+    named = {**signer, "resourceNames": ["kubernetes.io/kube-apiserver-client-kubelet"]}
+    assert assess(RbacStore.from_dicts(_grant("named", "", [approval, named]))) == []

@@ -10,7 +10,7 @@ findings unless modified.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -25,7 +25,17 @@ from kapsec.rbac.model import ALL, Binding, PolicyRule, Role, Subject
 from kapsec.rbac.store import RbacStore, Resolved
 
 SCOPES = ("cluster", "kube-system", "namespace")
-_RISK_KEYS = {"id", "title", "severity", "attack", "remediation", "references", "match", "subjects"}
+_RISK_KEYS = {
+    "id",
+    "title",
+    "severity",
+    "attack",
+    "remediation",
+    "references",
+    "match",
+    "subjects",
+    "reaches_service_accounts",
+}
 _MATCH_KEYS = {"probes", "wildcard", "any", "missing_role", "full_admin"}
 _PROBE_KEYS = {"verbs", "apiGroups", "resources"}
 
@@ -44,6 +54,12 @@ class Risk:
     missing_role: bool = False
     subjects: frozenset[tuple[str, str]] = frozenset()
     full_admin: bool = False
+    reaches_service_accounts: bool = False  # the grant lets one act as the service accounts in scope
+    # with require_all: every probe entry must be allowed by some rule of the role (possibly different rules)
+    required_groups: tuple[tuple[Query, ...], ...] = ()
+
+    def role_qualifies(self, rules: Sequence[PolicyRule]) -> bool:
+        return all(any(rule_allows_query(r, q) for r in rules for q in g) for g in self.required_groups)
 
     def matches(self, rule: PolicyRule) -> bool:
         if self.any_rule:
@@ -108,18 +124,30 @@ def parse_catalog(data: Any) -> Catalog:
         except ValueError as exc:
             raise _fail(str(exc), f"{where} ({rid}).severity") from None
         match = r.get("match")
-        if not isinstance(match, Mapping) or len(match) != 1 or set(match) - _MATCH_KEYS:
+        if not isinstance(match, Mapping):
+            raise _fail(f"match must have exactly one of {sorted(_MATCH_KEYS)}", f"{where} ({rid})")
+        require_all = match.get("require_all", False)
+        if not isinstance(require_all, bool) or (require_all and "probes" not in match):
+            raise _fail(
+                "require_all must be true or false, and only goes with probes", f"{where} ({rid}).match"
+            )
+        kinds = set(match) - {"require_all"}
+        if len(kinds) != 1 or kinds - _MATCH_KEYS:
             raise _fail(f"match must have exactly one of {sorted(_MATCH_KEYS)}", f"{where} ({rid})")
         probes: list[Query] = []
+        groups: list[tuple[Query, ...]] = []
         for j, p in enumerate(match.get("probes") or []):
             pw = f"{where} ({rid}).match.probes[{j}]"
             if not isinstance(p, Mapping) or set(p) != _PROBE_KEYS:
                 raise _fail(f"a probe needs exactly {sorted(_PROBE_KEYS)}", pw)
+            group_probes: list[Query] = []
             for verb in _str_list(p["verbs"], pw + ".verbs"):
                 for group in _str_list(p["apiGroups"], pw + ".apiGroups"):
                     for res in _str_list(p["resources"], pw + ".resources"):
                         _, _, sub = res.partition("/")
-                        probes.append(Query(verb, True, group, res, sub, f"*/{sub}" if sub else ""))
+                        group_probes.append(Query(verb, True, group, res, sub, f"*/{sub}" if sub else ""))
+            probes.extend(group_probes)
+            groups.append(tuple(group_probes))
         if "probes" in match and not probes:
             raise _fail("probes must not be empty", f"{where} ({rid}).match")
         subjects: set[tuple[str, str]] = set()
@@ -145,6 +173,8 @@ def parse_catalog(data: Any) -> Catalog:
                 match.get("missing_role") is True,
                 frozenset(subjects),
                 match.get("full_admin") is True,
+                r.get("reaches_service_accounts") is True,
+                tuple(groups) if require_all else (),
             )
         )
     return Catalog(tuple(risks), sensitive)
@@ -191,6 +221,13 @@ def assess(
     for k, (_b, res) in enumerate(pairs):
         if res.role is not None and any(r.matches(rule) for r in admin_risks for rule in res.role.rules):
             full_admin.add(k)
+    sa_cache: list[dict[tuple[str, str], set[str]]] = []
+
+    def sa_risks() -> dict[tuple[str, str], set[str]]:
+        if not sa_cache:
+            sa_cache.append(_service_account_risks(pairs, cat, defaults, memo))
+        return sa_cache[0]
+
     for risk in cat.risks:
         for k, (b, res) in enumerate(pairs):
             if k in full_admin and not risk.full_admin and not risk.subjects:
@@ -203,8 +240,43 @@ def assess(
                 risk, sev, scope=scope, b=b, res=res, defaults=defaults, memo=memo, options=options
             )
             if f is not None:
+                if risk.reaches_service_accounts and f.status is not Status.SKIP:
+                    f = replace(f, message=f.message + _reach_text(b, sa_risks(), cat))
                 findings.append(f)
     return findings
+
+
+def _service_account_risks(
+    pairs: list[tuple[Binding, Resolved]], cat: Catalog, defaults: Defaults, memo: Any
+) -> dict[tuple[str, str], set[str]]:
+    """(namespace, name) of every bound service account -> ids of the risks its grants carry."""
+    out: dict[tuple[str, str], set[str]] = {}
+    risks = [r for r in cat.risks if not r.subjects and not r.missing_role]
+    for b, res in pairs:
+        if res.role is None:
+            continue
+        ids = {r.id for r in risks if _rules_matching(r, res.role, defaults, memo)[0]}
+        if not ids:
+            continue
+        for sub in b.subjects:
+            if sub.kind == "ServiceAccount" and (sub.namespace or b.namespace):
+                out.setdefault((sub.namespace or b.namespace, sub.name), set()).update(ids)
+    return out
+
+
+def _reach_text(b: Binding, sa_risks: dict[tuple[str, str], set[str]], cat: Catalog, limit: int = 3) -> str:
+    order = {r.id: i for i, r in enumerate(cat.risks)}
+    reach = [(k, v) for k, v in sa_risks.items() if not b.namespace or k[0] == b.namespace]
+    if not reach:
+        return ""
+    reach.sort(key=lambda kv: (-len(kv[1]), kv[0]))
+    parts = [
+        f'ServiceAccount "{name}/{ns}" ({", ".join(sorted(ids, key=lambda i: order.get(i, 99)))})'
+        for (ns, name), ids in reach[:limit]
+    ]
+    more = f" and {len(reach) - limit} more" if len(reach) > limit else ""
+    where = f"in {b.namespace}" if b.namespace else "in the cluster"
+    return f" Service accounts {where} it can act as include: {'; '.join(parts)}{more}."
 
 
 def _rules_matching(
@@ -214,7 +286,11 @@ def _rules_matching(
     key = (id(role), risk.id)
     hit = memo.get(key)
     if hit is None:
-        matching = [i for i, rule in enumerate(role.rules) if risk.matches(rule)]
+        matching = (
+            [i for i, rule in enumerate(role.rules) if risk.matches(rule)]
+            if risk.role_qualifies(role.rules)
+            else []
+        )
         modified = [i for i in matching if not defaults.rule_is_default(role, role.rules[i])]
         hit = (matching, modified)
         memo[key] = hit
