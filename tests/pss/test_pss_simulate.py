@@ -264,3 +264,32 @@ def test_check_cli_reads_stdin() -> None:
     result = run_cli("pss", "check", "-", "--level", "baseline", "-o", "json", input=json.dumps(pods))
     assert result.code == 1
     assert json.loads(result.stdout)[0]["file"] == "<stdin>:1"
+
+
+def test_k8s_version_bounds_latest(tmp_path: Path) -> None:
+    # a 1.30 API server does not know the v1.34 probe-host check: "latest" there allows this pod
+    f = tmp_path / "probe.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\n"
+        "spec: {containers: [{name: c, image: i, livenessProbe: {httpGet: {host: 10.0.0.1, port: 80}}}]}\n"
+    )
+    newest = run_cli("pss", "check", str(f), "--level", "baseline", "-o", "json")
+    assert newest.code == 1
+    assert json.loads(newest.stdout)[0]["violations"] == [
+        {
+            "check": "hostProbesAndHostLifecycle",
+            "message": 'probe or lifecycle host (container "c" uses probe or lifecycle host "10.0.0.1")',
+        }
+    ]
+    old = run_cli("pss", "check", str(f), "--level", "baseline", "--k8s-version", "1.30", "-o", "json")
+    assert old.code == 0
+    # a pinned version newer than the server is also bounded by it
+    pinned = run_cli(
+        "pss", "check", str(f), "--level", "baseline", "--version", "v1.35", "--k8s-version", "v1.33.4"
+    )
+    assert pinned.code == 0
+    sim = run_cli("pss", "simulate", "--from", str(f), "--k8s-version", "1.30", "-o", "json")
+    assert json.loads(sim.stdout)[0]["recommended"] == "baseline"
+    bad = run_cli("pss", "check", str(f), "--level", "baseline", "--k8s-version", "2.0")
+    assert bad.code == 2
+    assert "expected a Kubernetes version like 1.30" in bad.stderr

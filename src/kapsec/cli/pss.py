@@ -24,6 +24,19 @@ def _version(value: str) -> Any:
         raise click.BadParameter(f"{value!r}: {exc}") from None
 
 
+def _server_minor(text: str | None) -> int | None:
+    if text is None:
+        return None
+    import re
+
+    m = re.fullmatch(r"v?1\.(\d+)(\.\d+)?", text.strip())
+    if m is None:
+        raise click.BadParameter(
+            f"{text!r}: expected a Kubernetes version like 1.30", param_hint="--k8s-version"
+        )
+    return int(m.group(1))
+
+
 @click.group("pss")
 def pss() -> None:
     """Pod Security Standards: evaluate pods and workloads exactly as the PodSecurity admission
@@ -41,8 +54,17 @@ def pss() -> None:
     metavar="V",
     help='Policy version: "latest" or v1.N (v1.0 ... v1.37; newer means the newest rules).',
 )
+@click.option(
+    "--k8s-version",
+    "k8s_version",
+    metavar="1.N",
+    help="The cluster's Kubernetes version: `latest` then means the newest rules that API server "
+    "knows (default: the newest rules kapsec knows, v1.37).",
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(files: tuple[str, ...], level: str, version_text: str, output: str) -> None:
+def check(
+    *, files: tuple[str, ...], level: str, version_text: str, k8s_version: str | None, output: str
+) -> None:
     """Evaluate every Pod and pod-template workload in FILES (Deployment, StatefulSet, DaemonSet,
     ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) at one level and version.
     FILE `-` reads standard input (e.g. `kubectl get pods -A -o json`).
@@ -60,6 +82,7 @@ def check(files: tuple[str, ...], level: str, version_text: str, output: str) ->
     from kapsec.sources.objects import LoadedObjects, load_paths, load_text
 
     version = _version(version_text)
+    server_minor = _server_minor(k8s_version)
     loaded = LoadedObjects()
     paths = [f for f in files if f != "-"]
     if "-" in files:  # e.g. kubectl get pods -A -o json | kapsec pss check - --level restricted
@@ -70,7 +93,7 @@ def check(files: tuple[str, ...], level: str, version_text: str, output: str) ->
     for obj, where in loaded.objects:
         if not is_pod_carrier(obj):
             continue
-        result = evaluate(obj, Level(level), version)
+        result = evaluate(obj, Level(level), version, server_minor)
         if result is None:
             click.echo(f"kapsec: warning: {where}: {object_ref(obj)} has no pod template; skipped", err=True)
             continue
@@ -120,6 +143,13 @@ def check(files: tuple[str, ...], level: str, version_text: str, output: str) ->
     metavar="V",
     help="Policy version to simulate and to pin in the label commands.",
 )
+@click.option(
+    "--k8s-version",
+    "k8s_version",
+    metavar="1.N",
+    help="The cluster's Kubernetes version: `latest` then means the newest rules that API server "
+    "knows (default: the newest rules kapsec knows, v1.37).",
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def simulate_cmd(
     *,
@@ -129,6 +159,7 @@ def simulate_cmd(
     context: str | None,
     admission_config: str | None,
     version_text: str,
+    k8s_version: str | None,
     output: str,
 ) -> None:
     """For every namespace, which existing pods and workloads enforce=baseline and
@@ -153,7 +184,7 @@ def simulate_cmd(
             )
     loaded = load_inputs(sources, cluster=cluster, kubeconfig=kubeconfig, context=context)
     report_problems(loaded)
-    results = simulate(loaded, config, version)
+    results = simulate(loaded, config, version, _server_minor(k8s_version))
     if output == "json":
         click.echo(json.dumps([_ns_json(r) for r in results], indent=2))
     else:

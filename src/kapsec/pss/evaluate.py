@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from kapsec.pss.api import Level, LevelVersion, Version
+from kapsec.pss.api import MAX_MINOR, Level, LevelVersion, Version
 from kapsec.pss.checks import PodView, checks_for
 
 # kind -> path from the object to its pod template (metadata + spec); None for the Pod itself.
@@ -128,14 +128,21 @@ class Evaluation:
         return f'would violate PodSecurity "{self.level_version}": {self.details}'
 
 
-def evaluate_view(view: PodView, level: Level, version: Version) -> Evaluation:
-    """Run the checks of ``level``/``version`` on a prepared pod; results are shared per view."""
+def evaluate_view(
+    view: PodView, level: Level, version: Version, server_minor: int | None = None
+) -> Evaluation:
+    """Run the checks of ``level``/``version`` on a prepared pod; results are shared per view.
+
+    ``server_minor`` is the API server's minor version (like its emulation version): ``latest``
+    and newer pinned versions then mean the newest rules that server knows, not ours.
+    """
     lv = LevelVersion(level, version)
     if level is Level.PRIVILEGED:
         return Evaluation(lv, ())
     cache = view.cache
     violations = []
-    for check_id, fn in checks_for(level, version.effective_minor()):
+    newest = MAX_MINOR if server_minor is None else min(server_minor, MAX_MINOR)
+    for check_id, fn in checks_for(level, version.effective_minor(newest)):
         result = cache.get(fn, _MISSING)
         if result is _MISSING:
             result = cache[fn] = fn(view)
@@ -155,17 +162,21 @@ def view_of(obj: Mapping[str, Any]) -> PodView | None:
     return PodView.from_parts(*parts, is_pod=obj.get("kind") == "Pod")
 
 
-def evaluate(obj: Mapping[str, Any], level: Level, version: Version) -> Evaluation | None:
+def evaluate(
+    obj: Mapping[str, Any], level: Level, version: Version, server_minor: int | None = None
+) -> Evaluation | None:
     """Evaluate a Pod or workload; None when the object carries no pod template."""
     view = view_of(obj)
     if view is None:
         return None
-    return evaluate_view(view, level, version)
+    return evaluate_view(view, level, version, server_minor)
 
 
-def evaluate_many(obj: Mapping[str, Any], levels: Iterable[LevelVersion]) -> Sequence[Evaluation] | None:
+def evaluate_many(
+    obj: Mapping[str, Any], levels: Iterable[LevelVersion], server_minor: int | None = None
+) -> Sequence[Evaluation] | None:
     """Evaluate one object at several levels, running each shared check once."""
     view = view_of(obj)
     if view is None:
         return None
-    return [evaluate_view(view, lv.level, lv.version) for lv in levels]
+    return [evaluate_view(view, lv.level, lv.version, server_minor) for lv in levels]

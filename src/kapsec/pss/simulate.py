@@ -133,9 +133,11 @@ def simulate(
     loaded: LoadedObjects,
     config: PodSecurityConfig | None = None,
     version: Version = LATEST,
+    server_minor: int | None = None,
 ) -> list[NamespaceResult]:
     """Evaluate every Pod and workload per namespace at its current enforce level, baseline and
-    restricted (at ``version``), honouring the configuration's defaults and exemptions."""
+    restricted (at ``version``), honouring the configuration's defaults and exemptions.
+    ``server_minor``: the cluster's minor version, which bounds what ``latest`` means."""
     config = config or PodSecurityConfig()
     namespaces: dict[str, Mapping[str, str]] = {}
     declared: set[str] = set()
@@ -170,9 +172,9 @@ def simulate(
             view = PodView.from_parts(*parts, is_pod=item.get("kind") == "Pod")
             runtime_class = view.spec.get("runtimeClassName")
             results = {
-                "current": evaluate_view(view, policy.enforce.level, policy.enforce.version),
-                "baseline": evaluate_view(view, baseline.level, baseline.version),
-                "restricted": evaluate_view(view, restricted.level, restricted.version),
+                "current": evaluate_view(view, policy.enforce.level, policy.enforce.version, server_minor),
+                "baseline": evaluate_view(view, baseline.level, baseline.version, server_minor),
+                "restricted": evaluate_view(view, restricted.level, restricted.version, server_minor),
             }
             meta = item.get("metadata")
             name = str(meta.get("name") or "") if isinstance(meta, Mapping) else ""
