@@ -90,13 +90,6 @@ def test_expired_certificate_fails(tree: Tree) -> None:
             "fail",
             "/etc/kubernetes/pki/apiserver-kubelet-client.crt: expired on 2026-05-31T12:00:00Z (1 day ago)",
         ),
-        (
-            "TLS-CERT-CHAIN",
-            "fail",
-            "/etc/kubernetes/pki/apiserver-kubelet-client.crt: not verified by /etc/kubernetes/pki/ca.crt "
-            "(--client-ca-file): 'kube-apiserver-kubelet-client' on the chain is expired on "
-            "2026-05-31T12:00:00Z (1 day ago)",
-        ),
     ]
     assert doc["certificates"][0]["file"] == "/etc/kubernetes/pki/apiserver-kubelet-client.crt"
     assert doc["certificates"][0]["daysLeft"] == -1
@@ -503,3 +496,22 @@ def test_certificate_status_key_ca_and_unreadable(tmp_path: Path) -> None:
     )
     # warn_days is honoured and naive "now" is never needed
     assert certificate_status(crt, now=NOW, warn_days=400)[0] is Status.WARN
+
+
+def test_expired_ca_breaks_the_chain_of_valid_leaves(tmp_path: Path) -> None:
+    ca = issue(
+        "old-ca", ca=True, not_before=NOW - dt.timedelta(days=3650), not_after=NOW - dt.timedelta(days=2)
+    )
+    leaf = issue("web", issuer=ca)
+    write(tmp_path / "ca.crt", ca.cert_pem, 0o644)
+    write(tmp_path / "web.crt", leaf.cert_pem, 0o644)
+    code, doc = inspect_json("--ca", str(tmp_path / "ca.crt"), str(tmp_path / "web.crt"))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-CHAIN",
+            "fail",
+            f"{tmp_path}/web.crt: not verified by {tmp_path}/ca.crt (--ca): "
+            "'old-ca' on the chain is expired on 2026-05-30T12:00:00Z (2 days ago)",
+        )
+    ]

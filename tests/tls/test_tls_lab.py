@@ -52,7 +52,6 @@ def test_kubeadm_lab_with_every_planted_problem(tmp_path: Path) -> None:
     assert found == [
         ("TLS-CERT-VALIDITY", "warn", "/etc/kubernetes/pki/apiserver.crt"),
         ("TLS-CERT-VALIDITY", "fail", "/etc/kubernetes/pki/apiserver-kubelet-client.crt"),
-        ("TLS-CERT-CHAIN", "fail", "/etc/kubernetes/pki/apiserver-kubelet-client.crt"),
         ("TLS-CERT-CHAIN", "fail", "/etc/kubernetes/pki/apiserver-etcd-client.crt"),
         ("TLS-FILE-MODE", "fail", "/etc/kubernetes/pki/apiserver.key"),
     ]
@@ -60,12 +59,12 @@ def test_kubeadm_lab_with_every_planted_problem(tmp_path: Path) -> None:
     assert messages[0].startswith("/etc/kubernetes/pki/apiserver.crt: expires in 6 days (")
     assert messages[1].startswith("/etc/kubernetes/pki/apiserver-kubelet-client.crt: expired on ")
     assert messages[1].endswith("(1 day ago)")
-    assert messages[3] == (
+    assert messages[2] == (
         "/etc/kubernetes/pki/apiserver-etcd-client.crt: not verified by /etc/kubernetes/pki/etcd/ca.crt "
         "(--trusted-ca-file): issued by 'kubernetes', not by the CA ('etcd-ca')"
     )
     assert (
-        messages[4] == "/etc/kubernetes/pki/apiserver.key: private key has mode 644, more permissive than 600"
+        messages[3] == "/etc/kubernetes/pki/apiserver.key: private key has mode 644, more permissive than 600"
     )
 
 

@@ -315,8 +315,8 @@ class CertFacts:
     sha256: str
 
     def days_left(self, now: dt.datetime) -> int:
-        """Whole days until expiry (negative once expired)."""
-        return (self.not_after - now) // dt.timedelta(days=1)
+        """Whole days until expiry, negative once expired (-1: expired one day ago)."""
+        return int((self.not_after - now) / dt.timedelta(days=1))
 
 
 def cert_facts(cert: x509.Certificate) -> CertFacts:
@@ -376,8 +376,8 @@ def verify_chain(
 ) -> tuple[bool, str]:
     """Whether ``leaf`` chains to one of ``anchors`` (through ``intermediates``).
 
-    Each link is checked by issuer name and signature; with ``now``, every certificate on the
-    path must also be valid then. Returns (ok, reason).
+    Each link is checked by issuer name and signature; with ``now``, every issuer on the path
+    must also be valid then (the leaf's validity is reported on its own). Returns (ok, reason).
     """
     chain = [leaf]
     seen: set[bytes] = set()
@@ -385,8 +385,8 @@ def verify_chain(
         current = chain[-1]
         for anchor in anchors:
             if _issued_by(current, anchor):
-                if now is not None:
-                    for cert in (*chain, anchor):
+                if now is not None:  # the leaf's own validity is a check of its own
+                    for cert in (*chain[1:], anchor):
                         verdict, why = validity(cert, now, 0)
                         if verdict is Verdict.BAD:
                             return False, f"{common_name(cert.subject)!r} on the chain is {why}"
