@@ -114,7 +114,8 @@ def test_seal_then_open_round_trip(provider: ProviderType) -> None:
 @pytest.mark.parametrize(
     ("value", "label"),
     [
-        (b"k8s:enc:kms:v2:vault:\x00\x01", "kms/vault"),
+        (b"k8s:enc:kms:v2:vault:\x00\x01", "kms:v2/vault"),
+        (b"k8s:enc:kms:v1:old:\x00\x01", "kms:v1/old"),
         (b'{"kind":"Secret"}', "json"),
         (b"\xd9\xd9\xf7\xa1", "cbor"),
         (b"garbage", "unknown"),

@@ -104,3 +104,52 @@ def test_bad_dump_is_an_input_error(tmp_path: Path) -> None:
     bad.write_text("[1, 2]")
     r = run_cli("encryption", "verify", "--dump", str(bad))
     assert r.stderr == f"kapsec: error: {bad}: not an `etcdctl get -w json` dump (no kvs list)\n"
+
+
+def _dump(path: Path, items: dict[str, bytes]) -> Path:
+    import base64
+
+    kvs = [
+        {"key": base64.b64encode(k.encode()).decode(), "value": base64.b64encode(v).decode()}
+        for k, v in items.items()
+    ]
+    path.write_text(json.dumps({"header": {"revision": 1}, "kvs": kvs}))
+    return path
+
+
+def test_kms_v1_values_and_unrecognised_values(tmp_path: Path) -> None:
+    dump = _dump(
+        tmp_path / "d.json",
+        {
+            "/registry/secrets/a/one": b"k8s:enc:kms:v1:legacy:\x0a\x0b",
+            "/registry/secrets/a/two": b"k8s:enc:kms:v2:vault:\x0a\x0b",
+            "/registry/secrets/a/three": b"\x00\x01garbage",
+        },
+    )
+    r = run_cli("encryption", "verify", "--dump", str(dump), "-o", "json")
+    data = json.loads(r.stdout)
+    assert data["encryption"]["resources"][0]["byStorage"] == {
+        "kms:v1/legacy": 1,
+        "kms:v2/vault": 1,
+        "unknown": 1,
+    }
+    by_id = {f["id"]: f for f in data["findings"]}
+    assert by_id["ENC-V006"]["status"] == "fail"
+    assert by_id["ENC-V006"]["message"].startswith("1 of 3 secrets are stored with the deprecated KMS v1 API")
+    assert by_id["ENC-V007"]["status"] == "warn"
+    assert "ENC-V001" not in by_id  # neither in clear nor all encrypted: no verdict either way
+    assert r.code == 1
+
+
+def test_kms_values_with_config_are_readable_but_not_opened(tmp_path: Path) -> None:
+    dump = _dump(tmp_path / "d.json", {"/registry/secrets/a/two": b"k8s:enc:kms:v2:vault:\x0a\x0b"})
+    config = tmp_path / "enc.yaml"
+    config.write_text(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n  - resources: [secrets]\n"
+        "    providers:\n      - kms: {apiVersion: v2, name: vault, endpoint: unix:///k.sock}\n"
+    )
+    r = run_cli("encryption", "verify", "--dump", str(dump), "--config", str(config), "-o", "json")
+    data = json.loads(r.stdout)
+    st = {f["id"]: f["status"] for f in data["findings"]}
+    assert st == {"ENC-V001": "pass", "ENC-V002": "pass", "ENC-V003": "pass", "ENC-V004": "skip"}
+    assert r.code == 0

@@ -58,6 +58,8 @@ class Classification:
     @property
     def label(self) -> str:
         if self.form is StorageForm.ENCRYPTED:
+            if self.provider == "kms":
+                return f"kms:{self.version}/{self.key_name}"
             return f"{self.provider}/{self.key_name}"
         return str(self.form.value)
 

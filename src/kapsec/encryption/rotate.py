@@ -51,7 +51,7 @@ def _label(provider: Provider) -> str:
     if provider.type is ProviderType.IDENTITY:
         return "identity"
     if provider.type is ProviderType.KMS and provider.kms is not None:
-        return f"kms/{provider.kms.name}"
+        return f"kms:{provider.kms.api_version}/{provider.kms.name}"
     return f"{provider.type.value}/{provider.keys[0].name}"
 
 

@@ -278,7 +278,7 @@ def _labels(provider: Provider) -> list[str]:
     if provider.type is ProviderType.IDENTITY:
         return ["protobuf"]
     if provider.type is ProviderType.KMS and provider.kms is not None:
-        return [f"kms/{provider.kms.name}"]
+        return [f"kms:{provider.kms.api_version}/{provider.kms.name}"]
     return [f"{provider.type.value}/{k.name}" for k in provider.keys]
 
 
@@ -329,7 +329,7 @@ def verify_findings(result: VerifyResult) -> list[Finding]:
                 )
             )
             continue
-        encrypted = sum(n for label, n in r.by_storage.items() if "/" in label)
+        encrypted = sum(n for label, n in r.by_storage.items() if "/" in label and label != "unknown/")
         summary = ", ".join(f"{label}: {n}" for label, n in sorted(r.by_storage.items()))
         if r.in_clear:
             out.append(
@@ -350,7 +350,7 @@ def verify_findings(result: VerifyResult) -> list[Finding]:
                     fix_safety=FixSafety.RISKY,
                 )
             )
-        else:
+        elif encrypted == r.total:
             out.append(
                 Finding(
                     "ENC-V001",
@@ -359,6 +359,35 @@ def verify_findings(result: VerifyResult) -> list[Finding]:
                     _severity(r.target),
                     f"all {encrypted} {res} are encrypted ({summary})",
                     benchmarks=CIS_PROVIDERS,
+                    evidence=Evidence(detail=r.target.prefix, value=summary),
+                )
+            )
+        kms_v1 = sum(n for label, n in r.by_storage.items() if label.startswith("kms:v1/"))
+        if kms_v1:
+            out.append(
+                Finding(
+                    "ENC-V006",
+                    f"{res}: no values under KMS v1",
+                    Status.FAIL,
+                    Severity.MEDIUM,
+                    f"{kms_v1} of {r.total} {res} are stored with the deprecated KMS v1 API; they stay readable only "
+                    "while a KMS v1 provider is configured (--feature-gates=KMSv1=true)",
+                    evidence=Evidence(detail=r.target.prefix, value=summary),
+                    remediation="Configure a KMS v2 provider first, keep the v1 provider second, and rewrite: "
+                    f"kubectl get {res} --all-namespaces -o json | kubectl replace -f -",
+                    fix_safety=FixSafety.RISKY,
+                )
+            )
+        odd = sum(n for label, n in r.by_storage.items() if label in ("unknown", "unknown/"))
+        if odd:
+            out.append(
+                Finding(
+                    "ENC-V007",
+                    f"{res}: every value recognised",
+                    Status.WARN,
+                    Severity.MEDIUM,
+                    f"{odd} of {r.total} {res} are neither a known encryption prefix nor a Kubernetes encoding "
+                    "(protobuf, JSON, CBOR): kapsec cannot tell how they are stored",
                     evidence=Evidence(detail=r.target.prefix, value=summary),
                 )
             )
