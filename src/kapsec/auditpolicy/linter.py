@@ -26,6 +26,7 @@ from kapsec.auditpolicy.model import (
     LEVEL_REQUEST,
     LEVEL_REQUEST_RESPONSE,
     STAGE_REQUEST_RECEIVED,
+    STAGE_RESPONSE_COMPLETE,
     GroupResources,
     Policy,
     PolicyRule,
@@ -134,6 +135,14 @@ CHECKS: dict[str, Check] = {
             Severity.MEDIUM,
             "Add 'omitStages: [RequestReceived]' at the top of the policy. Otherwise every request is "
             "written twice (once when received, once when complete) with no extra information.",
+        ),
+        Check(
+            "AP014",
+            "ResponseComplete stage is omitted",
+            Severity.HIGH,
+            "Remove ResponseComplete from omitStages. It is the only event that carries the response "
+            "status (was the request allowed, did it succeed) and the authorization decision; without it "
+            "a RequestReceived event says only that something was attempted.",
         ),
         Check(
             "AP020",
@@ -584,6 +593,27 @@ class _Linter:
         else:
             self.passed("AP013", "RequestReceived is omitted for every rule that logs.")
 
+    def response_complete(self) -> None:
+        offenders = [
+            i
+            for i, d in enumerate(self.comp.decisions)
+            if d.level != LEVEL_NONE and STAGE_RESPONSE_COMPLETE in d.omit_stages
+        ]
+        if offenders:
+            where = ", ".join(self.rule_where(i) for i in offenders[:5])
+            both = all(STAGE_REQUEST_RECEIVED in self.comp.decisions[i].omit_stages for i in offenders)
+            effect = (
+                "with RequestReceived also omitted, ordinary requests write no event at all (only "
+                "long-running ones such as watch and exec write ResponseStarted)"
+                if both
+                else "their events have no response code or authorization decision"
+            )
+            self.add(
+                "AP014",
+                f"{len(offenders)} logging rule(s) omit ResponseComplete ({where}): {effect}.",
+                rule_index=offenders[0],
+            )
+
     def shadowed(self) -> None:
         rules = self.policy.rules
         for j, later in enumerate(rules):
@@ -952,6 +982,7 @@ def lint_policy(policy: Policy, needs: Sequence[Need] | None = None) -> list[Fin
     linter.wrong_groups()
     linter.catch_all()
     linter.request_received()
+    linter.response_complete()
     linter.shadowed()
     linter.sensitive()
     linter.sensitive_only_by_catch_all()
