@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import DATA
 
+from helpers import DATA
 from kapsec.auditpolicy import lint, load_policy_file
 from kapsec.model.findings import Status
 
