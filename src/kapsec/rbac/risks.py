@@ -221,12 +221,12 @@ def assess(
     for k, (_b, res) in enumerate(pairs):
         if res.role is not None and any(r.matches(rule) for r in admin_risks for rule in res.role.rules):
             full_admin.add(k)
-    sa_cache: list[dict[tuple[str, str], set[str]]] = []
+    reach_cache: list[_Reach] = []
 
-    def sa_risks() -> dict[tuple[str, str], set[str]]:
-        if not sa_cache:
-            sa_cache.append(_service_account_risks(pairs, cat, defaults, memo))
-        return sa_cache[0]
+    def reach() -> _Reach:
+        if not reach_cache:
+            reach_cache.append(_Reach(_service_account_risks(pairs, cat, defaults, memo), cat))
+        return reach_cache[0]
 
     for risk in cat.risks:
         for k, (b, res) in enumerate(pairs):
@@ -241,7 +241,7 @@ def assess(
             )
             if f is not None:
                 if risk.reaches_service_accounts and f.status is not Status.SKIP:
-                    f = replace(f, message=f.message + _reach_text(b, sa_risks(), cat))
+                    f = replace(f, message=f.message + reach().text(b.namespace))
                 findings.append(f)
     return findings
 
@@ -264,19 +264,37 @@ def _service_account_risks(
     return out
 
 
-def _reach_text(b: Binding, sa_risks: dict[tuple[str, str], set[str]], cat: Catalog, limit: int = 3) -> str:
-    order = {r.id: i for i, r in enumerate(cat.risks)}
-    reach = [(k, v) for k, v in sa_risks.items() if not b.namespace or k[0] == b.namespace]
-    if not reach:
-        return ""
-    reach.sort(key=lambda kv: (-len(kv[1]), kv[0]))
-    parts = [
-        f'ServiceAccount "{name}/{ns}" ({", ".join(sorted(ids, key=lambda i: order.get(i, 99)))})'
-        for (ns, name), ids in reach[:limit]
-    ]
-    more = f" and {len(reach) - limit} more" if len(reach) > limit else ""
-    where = f"in {b.namespace}" if b.namespace else "in the cluster"
-    return f" Service accounts {where} it can act as include: {'; '.join(parts)}{more}."
+@dataclass
+class _Reach:
+    """Bound service accounts by namespace, most risky first, rendered once per namespace."""
+
+    sa_risks: dict[tuple[str, str], set[str]]
+    cat: Catalog
+    limit: int = 3
+    _text: dict[str, str] | None = None
+
+    def text(self, namespace: str) -> str:
+        if self._text is None:
+            self._text = {}
+        hit = self._text.get(namespace)
+        if hit is None:
+            hit = self._render(namespace)
+            self._text[namespace] = hit
+        return hit
+
+    def _render(self, namespace: str) -> str:
+        order = {r.id: i for i, r in enumerate(self.cat.risks)}
+        reach = [(k, v) for k, v in self.sa_risks.items() if not namespace or k[0] == namespace]
+        if not reach:
+            return ""
+        reach.sort(key=lambda kv: (-len(kv[1]), kv[0]))
+        parts = [
+            f'ServiceAccount "{name}/{ns}" ({", ".join(sorted(ids, key=lambda i: order.get(i, 99)))})'
+            for (ns, name), ids in reach[: self.limit]
+        ]
+        more = f" and {len(reach) - self.limit} more" if len(reach) > self.limit else ""
+        where = f"in {namespace}" if namespace else "in the cluster"
+        return f" Service accounts {where} it can act as include: {'; '.join(parts)}{more}."
 
 
 def _rules_matching(
