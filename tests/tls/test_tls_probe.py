@@ -454,3 +454,23 @@ def test_text_output(s_server: Server) -> None:
     assert lines[8] == "  client certificate: required"
     assert result.code == 0
     assert result.stderr.endswith("passed\n")
+
+
+def test_no_ciphers_reports_only_the_negotiated_suites(s_server: Server) -> None:
+    addr = s_server(
+        "-no_tls1",
+        "-no_tls1_1",
+        "-cipher",
+        "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384",
+        "-Verify",
+        "1",
+    )
+    code, doc = probe_json(addr, "--no-ciphers")
+    probe = doc["probe"]
+    assert probe["ciphersEnumerated"] is False
+    assert {v: len(s) for v, s in probe["cipherSuites"].items()} == {"TLSv1.2": 1, "TLSv1.3": 1}
+    assert [f for f in doc["findings"] if f["status"] == "warn"] == []
+    assert (
+        probe["handshakes"] == 5
+    )  # one per version, and one more to see the TLS 1.3 certificate_required alert
+    assert code == 0

@@ -389,6 +389,7 @@ class ProbeResult:
     version_notes: dict[Version, str] = field(default_factory=dict)
     suites: dict[Version, list[ciphers.Suite]] = field(default_factory=dict)
     tls13_enumerated: bool = True
+    ciphers_enumerated: bool = True  # False with --no-ciphers: only the negotiated suites
     chain: list[x509.Certificate] = field(default_factory=list)
     client_cert: ClientCert = ClientCert.UNKNOWN
     client_ca_names: list[str] = field(default_factory=list)
@@ -406,6 +407,7 @@ class ProbeResult:
                 v.value: [{"iana": s.iana, "openssl": s.openssl, "allowed": s.allowed} for s in suites]
                 for v, suites in self.suites.items()
             },
+            "ciphersEnumerated": self.ciphers_enumerated,
             "tls13Enumerated": self.tls13_enumerated,
             "chain": [
                 {
@@ -528,7 +530,7 @@ def probe(
             else:
                 result.suites[version] = enumerate_suites(prober, version)
     else:
-        result.tls13_enumerated = False
+        result.ciphers_enumerated = result.tls13_enumerated = False
         for version in accepted:
             suite = first[version].suite
             result.suites[version] = [suite] if suite else []
@@ -721,7 +723,11 @@ def findings(
                     )
                 )
     missing = [name for name, probe_name in _LEGACY_FAMILIES if probe_name not in _candidates(Version.TLS1_2)]
-    if missing and any(result.versions.get(v) for v in (Version.TLS1_0, Version.TLS1_1, Version.TLS1_2)):
+    if (
+        result.ciphers_enumerated
+        and missing
+        and any(result.versions.get(v) for v in (Version.TLS1_0, Version.TLS1_1, Version.TLS1_2))
+    ):
         out.append(
             _f(
                 "TLS-PROBE-CIPHER",
@@ -731,7 +737,7 @@ def findings(
                 t,
             )
         )
-    if Version.TLS1_3 in result.suites and not result.tls13_enumerated:
+    if result.ciphers_enumerated and Version.TLS1_3 in result.suites and not result.tls13_enumerated:
         out.append(
             _f(
                 "TLS-PROBE-CIPHER",
