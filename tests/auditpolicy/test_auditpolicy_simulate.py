@@ -128,3 +128,16 @@ def test_cli_simulate_bad_input() -> None:
     assert r.code == 2
     assert "does-not-exist.log" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_rotated_gzip_set_is_replayed_in_order_and_reproduced() -> None:
+    """The rotation set (3 gzip backups + the active file) was written under the moderate policy."""
+    r = run_cli(
+        "audit-policy", "simulate", "--policy", str(MODERATE[0]), str(LOGS / "rotation" / "logs"),
+        "--expect-same", "-o", "json",
+    )  # fmt: skip
+    assert r.code == 0
+    d = json.loads(r.stdout)
+    assert d["reproduced"] == {"events": 3904, "of": 3904, "mismatches": 0}
+    assert d["source"]["first"] == "2026-11-28T09:13:04.670690Z"
+    assert d["source"]["last"] == "2026-11-28T09:13:10.451008Z"
