@@ -91,6 +91,10 @@ def test_can_i_json_shape() -> None:
     }
     # anonymous gets no groups by impersonation; the User system:anonymous is not bound by default
     assert out["allowed"] is False
+    assert r.stderr == (
+        "kapsec: note: as with kubectl --as, system:anonymous gets no groups; a real anonymous request "
+        "also carries group system:unauthenticated (add --as-group system:unauthenticated)\n"
+    )
 
 
 def test_can_i_unauthenticated_group_reaches_public_info() -> None:

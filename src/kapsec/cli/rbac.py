@@ -155,6 +155,12 @@ def _request_from_args(
     user_name = user or ""
     if not exact and user is not None:
         groups = impersonated_groups(user_name, groups)
+    if user_name == "system:anonymous" and "system:unauthenticated" not in groups:
+        click.echo(
+            "kapsec: note: as with kubectl --as, system:anonymous gets no groups; a real anonymous "
+            "request also carries group system:unauthenticated (add --as-group system:unauthenticated)",
+            err=True,
+        )
     if not res.resource_request:
         return RequestAttributes(
             user=user_name, groups=groups, verb=verb, resource_request=False, path=res.path
