@@ -174,3 +174,106 @@ def test_every_report_format_renders(fmt: str, tmp_path: Path) -> None:
     assert r.code == 1
     assert "ENC-002" in r.stdout
     assert "WH8+CZA1" not in r.stdout  # the key never appears in a report
+
+
+# the layout of upstream's EncryptionConfiguration reference example (events excluded ahead of
+# '*.*'), with valid keys of our own
+UPSTREAM_LAYOUT = """apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources:
+      - events
+    providers:
+      - identity: {}
+  - resources:
+      - secrets
+      - configmaps
+      - pandas.awesome.bears.example
+    providers:
+      - secretbox:
+          keys:
+            - name: key1
+              secret: bCgSNaIYsLUBNFQmDtGf7AV9WN7DUqTh7UgOljQ548Y=
+  - resources:
+      - '*.apps'
+    providers:
+      - secretbox:
+          keys:
+            - name: key2
+              secret: WH8+CZA1lqFQlZaddtct368ssC+rk/PC2d6LPYOTAFw=
+  - resources:
+      - '*.*'
+    providers:
+      - secretbox:
+          keys:
+            - name: key3
+              secret: iuL+Ags6kueW6sEiwhbZ0OEivOlYJrjskEkhgMl25KQ=
+"""
+
+
+def test_events_excluded_ahead_of_a_wildcard_is_not_a_failure(tmp_path: Path) -> None:
+    path = tmp_path / "enc.yaml"
+    path.write_text(UPSTREAM_LAYOUT)
+    path.chmod(0o600)
+    code, data = lint(path)
+    assert code == 0
+    enc002 = [(f["status"], f["message"]) for f in data["findings"] if f["id"] == "ENC-002"]
+    assert enc002 == [
+        (
+            "skip",
+            "resources[0] (events): identity only, ahead of a wildcard rule that would encrypt them: an intentional "
+            "exclusion (as upstream suggests for events)",
+        ),
+        ("pass", "secrets are written with secretbox (resources[1])"),
+    ]
+    # the same identity rule for configmaps with no wildcard after it is a real failure
+    path.write_text(
+        UPSTREAM_LAYOUT.replace("      - events\n", "      - configmaps\n")
+        .replace("      - configmaps\n      - pandas", "      - pandas")
+        .replace("  - resources:\n      - '*.*'", "  - resources:\n      - '*.batch'")
+    )
+    code, data = lint(path)
+    f = next(f for f in data["findings"] if f["id"] == "ENC-002" and f["status"] == "fail")
+    assert (code, f["severity"], f["message"]) == (
+        1,
+        "medium",
+        "resources[0] (configmaps): identity is the only provider, so new writes are stored in clear; the API server "
+        "accepts this without a warning",
+    )
+
+
+def test_json_config_as_rke2_writes_it(tmp_path: Path) -> None:
+    path = tmp_path / "encryption-config.json"
+    path.write_text(
+        json.dumps(
+            {
+                "kind": "EncryptionConfiguration",
+                "apiVersion": "apiserver.config.k8s.io/v1",
+                "resources": [
+                    {
+                        "resources": ["secrets"],
+                        "providers": [
+                            {
+                                "aescbc": {
+                                    "keys": [
+                                        {
+                                            "name": "aescbckey",
+                                            "secret": "WH8+CZA1lqFQlZaddtct368ssC+rk/PC2d6LPYOTAFw=",
+                                        }
+                                    ]
+                                }
+                            },
+                            {"identity": {}},
+                        ],
+                    }
+                ],
+            },
+            indent=2,
+        )
+    )
+    path.chmod(0o600)
+    _, data = lint(path)
+    assert failing(data) == {"ENC-003"}
+    assert (
+        next(f for f in data["findings"] if f["id"] == "ENC-003")["evidence"]["line"] == 10
+    )  # the provider element

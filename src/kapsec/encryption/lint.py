@@ -16,10 +16,12 @@ import stat
 from collections import defaultdict
 
 from kapsec.encryption.config import (
+    ANY_GROUP_ANY_RESOURCE,
     EncryptionConfig,
     EncryptionConfigError,
     GroupResource,
     ProviderType,
+    ResourceRule,
     parse_encryption_config,
 )
 from kapsec.encryption.generate import AESCBC_WARNING, AESGCM_WARNING
@@ -114,6 +116,19 @@ def _coverage(config: EncryptionConfig, name: str) -> list[Finding]:
             continue  # every resource is served by an earlier rule: dead configuration (ENC-005)
         covers_secrets = rule is secrets_rule
         only = len(rule.providers) == 1
+        if only and not covers_secrets and _excluded_from_wildcard(config, rule, live):
+            out.append(
+                Finding(
+                    "ENC-002",
+                    "resources written encrypted",
+                    Status.SKIP,
+                    Severity.INFO,
+                    f"resources[{rule.index}] ({', '.join(live)}): identity only, ahead of a wildcard rule that "
+                    "would encrypt them: an intentional exclusion (as upstream suggests for events)",
+                    evidence=Evidence(file=name, line=first.line, value="identity"),
+                )
+            )
+            continue
         what = "identity is the only provider" if only else "identity is the first provider"
         out.append(
             Finding(
@@ -148,6 +163,27 @@ def _coverage(config: EncryptionConfig, name: str) -> list[Finding]:
                 )
             )
     return out
+
+
+def _excluded_from_wildcard(config: EncryptionConfig, rule: ResourceRule, live: list[str]) -> bool:
+    """Every live resource of ``rule`` would be encrypted by a later ``*.group`` or ``*.*`` rule."""
+    for res in live:
+        gr = GroupResource.parse(res)
+        later = [
+            r
+            for r in config.rules[rule.index + 1 :]
+            if any(
+                GroupResource.parse(x) in (GroupResource(gr.group, "*"), ANY_GROUP_ANY_RESOURCE)
+                for x in r.resources
+            )
+        ]
+        if (
+            not later
+            or later[0].write_provider is None
+            or later[0].write_provider.type is ProviderType.IDENTITY
+        ):
+            return False
+    return True
 
 
 def _providers(config: EncryptionConfig, name: str) -> list[Finding]:
