@@ -115,15 +115,23 @@ class _Decoder:
         self.lines[path] = node.start_mark.line + 1
         self.end_lines[path] = _content_end(node)
         if isinstance(node, yaml.MappingNode):
+            explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+            loader.flatten_mapping(
+                node
+            )  # YAML merge keys (<<: *anchor), as the server's decoder applies them
+            merged = len(node.value) - explicit  # flatten_mapping puts merged pairs first
             out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
+            seen: set[str] = set()
+            for n, (key_node, value_node) in enumerate(node.value):
                 key = loader.construct_object(key_node, deep=True)
                 key_s = _go_key(key)
                 child = f"{path}.{key_s}" if path else key_s
-                if key_s in out:
+                if key_s in seen:
                     self.warnings.append(
                         DecodeWarning(child, "duplicate field", key_node.start_mark.line + 1)
                     )
+                if n >= merged:
+                    seen.add(key_s)
                 out[key_s] = self.to_value(value_node, child, loader)
                 self.lines[child] = key_node.start_mark.line + 1
             return out
