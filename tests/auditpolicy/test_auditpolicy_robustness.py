@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 from helpers import DATA
-
 from kapsec.auditpolicy import lint, load_policy_text
 from kapsec.errors import KapsecError
 
