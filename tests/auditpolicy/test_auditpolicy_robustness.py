@@ -33,7 +33,8 @@ JUNK = [
 
 def test_mutated_policies_raise_only_kapsec_errors() -> None:
     rng = random.Random(1)
-    accepted = rejected = 0
+    accepted = 0
+    messages: list[str] = []
     for _ in range(600):
         text = rng.choice(SEEDS)
         for _ in range(rng.randint(1, 4)):
@@ -43,12 +44,13 @@ def test_mutated_policies_raise_only_kapsec_errors() -> None:
         try:
             policy = load_policy_text(text, "fuzz.yaml")
         except KapsecError as exc:
-            assert str(exc).startswith("fuzz.yaml")
-            rejected += 1
+            messages.append(str(exc))
             continue
         lint(policy)
         accepted += 1
-    assert accepted > 50 and rejected > 50
+    assert accepted > 50
+    assert len(messages) > 50
+    assert all(m.startswith("fuzz.yaml") for m in messages)
 
 
 def test_merge_keys_are_applied() -> None:
