@@ -515,3 +515,32 @@ def test_expired_ca_breaks_the_chain_of_valid_leaves(tmp_path: Path) -> None:
             "'old-ca' on the chain is expired on 2026-05-30T12:00:00Z (2 days ago)",
         )
     ]
+
+
+def test_kubelet_serving_certificate_against_kubelet_ca(tree: Tree) -> None:
+    kubelet_ca = issue("node1-ca@1700000000", ca=True)
+    serving = issue("node1@1700000000", issuer=kubelet_ca, dns=("node1",))
+    write(tree.root / "var/lib/kubelet/pki/kubelet.crt", serving.cert_pem + kubelet_ca.cert_pem, 0o644)
+    write(tree.root / "var/lib/kubelet/pki/kubelet.key", serving.key_pem, 0o600)
+    # kubeadm's default: no --kubelet-certificate-authority, so only the certificate itself is checked
+    code, doc = inspect_json("--root", str(tree.root))
+    assert (code, not_passing(doc)) == (0, [])
+    assert {c["file"] for c in doc["certificates"] if "kubelet" in c["file"]} == {
+        "/var/lib/kubelet/pki/kubelet.crt"
+    }
+    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    text = manifest.read_text().replace(
+        "    - --kubelet-client-key=",
+        "    - --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt\n    - --kubelet-client-key=",
+    )
+    write(manifest, text.encode(), 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-CHAIN",
+            "fail",
+            "/var/lib/kubelet/pki/kubelet.crt: not verified by /etc/kubernetes/pki/ca.crt "
+            "(--kubelet-certificate-authority): issued by 'node1-ca@1700000000', not by the CA ('kubernetes')",
+        )
+    ]

@@ -118,6 +118,7 @@ class CertTarget:
     cas: list[tuple[Source, str]] = field(default_factory=list)  # (CA, which flag/config names it)
     sans: tuple[list[str], list[str], list[str]] | None = None  # (dns, ips, problems)
     must_be_ca: bool = False
+    issuer_lookup: bool = True  # without named CAs, look the issuer up among the CA files found
 
 
 @dataclass
@@ -313,7 +314,7 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
     client_ca = add_ca(api, "--client-ca-file")
     requestheader_ca = add_ca(api, "--requestheader-client-ca-file")
     etcd_ca = add_ca(api, "--etcd-cafile")
-    add_ca(api, "--kubelet-certificate-authority")
+    kubelet_ca_flag = add_ca(api, "--kubelet-certificate-authority")
     add_ca(api, "--oidc-ca-file")
     etcd_trusted = add_ca(etcd, "--trusted-ca-file")
     etcd_peer_ca = add_ca(etcd, "--peer-trusted-ca-file")
@@ -346,8 +347,28 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
         if client_ca is not None and client_ca not in target.cas:
             target.cas.append(client_ca)
 
+    _kubelet_serving(root, plan, kubelet_ca_flag)
     _collect_pki_dir(root, plan, r)
     return plan
+
+
+KUBELET_SERVING = "var/lib/kubelet/pki/kubelet"
+
+
+def _kubelet_serving(root: Path, plan: Plan, kubelet_ca: tuple[Source, str] | None) -> None:
+    """This node's kubelet serving certificate, which the API server verifies with
+    --kubelet-certificate-authority (kubeadm's default self-signed one cannot be: CIS 1.2.5)."""
+    crt, key = root / f"{KUBELET_SERVING}.crt", root / f"{KUBELET_SERVING}.key"
+    if not crt.is_file():
+        return
+    ref = Ref("kubelet serving certificate", None, "/var/lib/kubelet/pki")
+    target = plan.cert(Source(f"/{KUBELET_SERVING}.crt", crt), ref)
+    target.issuer_lookup = False
+    if kubelet_ca is not None and kubelet_ca not in target.cas:
+        target.cas.append(kubelet_ca)
+    if key.is_file():
+        target.key = Source(f"/{KUBELET_SERVING}.key", key)
+        plan.key(target.key, Ref("kubelet serving key", None, "/var/lib/kubelet/pki"))
 
 
 _ROLES = {
@@ -954,7 +975,7 @@ def _chain_checks(
                 )
             )
         return out
-    if target.must_be_ca or pki.is_self_signed(leaf):
+    if target.must_be_ca or not target.issuer_lookup or pki.is_self_signed(leaf):
         return out
     anchors = anchors_by_subject.get(leaf.issuer.public_bytes(), [])
     if not anchors and len(certs) == 1:
