@@ -9,7 +9,10 @@ named after the path: ``/apis/apps/v1/deployments`` -> ``apis_apps_v1_deployment
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,12 +32,17 @@ class FakeApiServer:
     url: str
     requests: list[str] = field(default_factory=list)
     forbidden: set[str] = field(default_factory=set)
+    ca_pem: bytes | None = None  # with TLS: the CA that signed the serving certificate
 
-    def kubeconfig(self, directory: Path, token: str = TOKEN, context: str = "test") -> Path:
+    def kubeconfig(
+        self, directory: Path, token: str = TOKEN, context: str = "test", ca_pem: bytes | None = None
+    ) -> Path:
         path = directory / "kubeconfig"
+        ca = ca_pem or self.ca_pem
+        ca_line = f"    certificate-authority-data: {base64.b64encode(ca).decode()}\n" if ca else ""
         path.write_text(
             "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: test\n  cluster:\n    server: {self.url}\n"
+            f"clusters:\n- name: test\n  cluster:\n    server: {self.url}\n{ca_line}"
             f"users:\n- name: tester\n  user:\n    token: {token}\n"
             f"contexts:\n- name: {context}\n  context:\n    cluster: test\n    user: tester\n"
             "- name: other\n  context:\n    cluster: test\n    user: tester\n"
@@ -57,8 +65,56 @@ def _status(code: int, reason: str, message: str) -> bytes:
     ).encode()
 
 
+def make_ca_and_server_cert(directory: Path) -> tuple[bytes, Path, Path]:
+    """A throwaway CA and a serving certificate for 127.0.0.1 signed by it (PEM files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kapsec-test-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "apiserver.crt", directory / "apiserver.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return ca.public_bytes(serialization.Encoding.PEM), cert_file, key_file
+
+
 @contextmanager
-def fake_apiserver() -> Iterator[FakeApiServer]:
+def fake_apiserver(tls_dir: Path | None = None) -> Iterator[FakeApiServer]:
+    """Serve on 127.0.0.1 (HTTPS with a fresh CA when ``tls_dir`` is given, else HTTP)."""
     state = FakeApiServer(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -101,7 +157,14 @@ def fake_apiserver() -> Iterator[FakeApiServer]:
             self._send(200, file.read_bytes())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls_dir is not None:
+        state.ca_pem, cert_file, key_file = make_ca_and_server_cert(tls_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

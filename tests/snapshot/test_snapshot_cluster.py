@@ -14,7 +14,7 @@ from helpers import DATA, run_cli
 from kapsec.errors import ServiceError, UsageError
 from kapsec.sources.cluster import DEFAULT_KINDS, collect_snapshot
 from kapsec.sources.objects import load_text
-from snapshot.fake_apiserver import fake_apiserver
+from snapshot.fake_apiserver import fake_apiserver, make_ca_and_server_cert
 
 SNAPSHOT = DATA / "netpol" / "snapshot.json"
 EXPECTED_COUNTS = {
@@ -187,3 +187,19 @@ def test_pss_simulate_from_cluster(tmp_path: Path) -> None:
     assert live.code == offline.code == 0
     strip = lambda doc: [{k: v for k, v in ns.items() if k != "refused"} for ns in json.loads(doc)]  # noqa: E731
     assert strip(live.stdout) == strip(offline.stdout)
+
+
+def test_https_with_the_kubeconfig_ca(tmp_path: Path) -> None:
+    with fake_apiserver(tls_dir=tmp_path) as api:
+        assert api.url.startswith("https://127.0.0.1:")
+        snap = collect_snapshot(str(api.kubeconfig(tmp_path)), None, ["Namespace"])
+        assert len(snap["items"]) == 8
+        # a kubeconfig trusting another CA is refused, with the TLS reason on one line
+        (tmp_path / "other").mkdir()
+        other_ca, _, _ = make_ca_and_server_cert(tmp_path / "other")
+        bad = api.kubeconfig(tmp_path, ca_pem=other_ca)
+        result = run_cli("snapshot", "--cluster", "--kubeconfig", str(bad), "-o", "-")
+    assert result.code == 2
+    assert result.stderr.startswith(f"kapsec: error: cannot reach the API server at {api.url}: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in result.stderr
+    assert result.stderr.count("\n") == 1

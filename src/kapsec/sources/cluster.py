@@ -93,7 +93,8 @@ def _get(api: Any, path: str, query: list[tuple[str, Any]]) -> dict[str, Any]:
         resp = api.call_api(method, url, header_params=headers, _request_timeout=(10, 60))
         body = resp.read()
     except ApiException as exc:
-        raise ServiceError(f"cannot reach the API server at {host}: {exc.reason}") from exc
+        reason = " ".join(str(exc.reason).split())  # the client puts the SSL error on a second line
+        raise ServiceError(f"cannot reach the API server at {host}: {reason}") from exc
     except urllib3.exceptions.HTTPError as exc:
         reason = getattr(exc, "reason", None) or exc
         raise ServiceError(f"cannot reach the API server at {host}: {reason}") from exc
