@@ -259,17 +259,19 @@ def test_tls_etcd_without_client_certificate_is_a_clear_error(etcd_tls: EtcdServ
     assert etcd_tls.cacert
     r = run_cli("encryption", "verify", "--etcd", etcd_tls.url, "--cacert", etcd_tls.cacert)
     assert r.code == 2
-    assert r.stderr.startswith(
-        f"kapsec: error: TLS handshake with etcd at {etcd_tls.url} failed"
-    ) or r.stderr.startswith(f"kapsec: error: etcd at {etcd_tls.url} closed the connection"), r.stderr
+    assert r.stderr == (
+        f"kapsec: error: TLS handshake with etcd at {etcd_tls.url} failed: SSLV3_ALERT_BAD_CERTIFICATE "
+        "(etcd asks for a client certificate: pass --cert and --key)\n"
+    )
     assert "Traceback" not in r.stderr
 
 
 def test_tls_etcd_with_an_untrusted_ca_is_a_clear_error(etcd_tls: EtcdServer, tmp_path: Path) -> None:
     r = run_cli("encryption", "verify", "--etcd", etcd_tls.url)
     assert r.code == 2
-    assert r.stderr.startswith(
-        f"kapsec: error: TLS handshake with etcd at {etcd_tls.url} failed: CERTIFICATE_VERIFY_FAILED"
+    assert r.stderr == (
+        f"kapsec: error: TLS handshake with etcd at {etcd_tls.url} failed: CERTIFICATE_VERIFY_FAILED "
+        "(etcd's serving certificate is not signed by a trusted CA: pass --cacert with etcd's CA)\n"
     )
 
 
@@ -332,3 +334,51 @@ def test_first_dead_endpoint_is_skipped_and_config_resources_are_the_default(etc
     first, second = r.stderr.splitlines()
     assert first == f"kapsec: cannot connect to etcd at {dead}: Connection refused; trying the next endpoint"
     assert re.fullmatch(rf"read 6 keys from {re.escape(etcd.url)} at revision {before} in \d+\.\d s", second)
+
+
+def test_tls_etcd_with_a_client_certificate_from_another_ca(etcd_tls: EtcdServer, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rogue")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    crt, pem = tmp_path / "rogue.crt", tmp_path / "rogue.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    assert etcd_tls.cacert
+    r = run_cli(
+        "encryption",
+        "verify",
+        "--etcd",
+        etcd_tls.url,
+        "--cacert",
+        etcd_tls.cacert,
+        "--cert",
+        str(crt),
+        "--key",
+        str(pem),
+    )
+    assert r.code == 2
+    assert r.stderr.startswith(f"kapsec: error: TLS handshake with etcd at {etcd_tls.url} failed: ")
+    assert r.stderr.endswith(
+        "(etcd rejected the client certificate: is it signed by etcd's --trusted-ca-file?)\n"
+    )

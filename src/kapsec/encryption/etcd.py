@@ -146,7 +146,7 @@ class EtcdReader:
             except ssl.SSLError as exc:
                 self.close()
                 raise ServiceError(
-                    f"TLS handshake with etcd at {self.url} failed: {exc.reason or exc}"
+                    f"TLS handshake with etcd at {self.url} failed: {exc.reason or exc}{self._tls_hint(exc)}"
                 ) from exc
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()  # a kept-alive connection was closed by the server: retry once
@@ -159,6 +159,16 @@ class EtcdReader:
                 self.close()
                 raise ServiceError(f"cannot connect to etcd at {self.url}: {exc.strerror or exc}") from exc
         raise AssertionError("unreachable")
+
+    def _tls_hint(self, exc: ssl.SSLError) -> str:
+        reason = str(exc.reason or "")
+        if reason == "CERTIFICATE_VERIFY_FAILED":
+            return " (etcd's serving certificate is not signed by a trusted CA: pass --cacert with etcd's CA)"
+        if "ALERT" in reason and "CERTIFICATE" in reason:
+            if not self._tls.cert:
+                return " (etcd asks for a client certificate: pass --cert and --key)"
+            return " (etcd rejected the client certificate: is it signed by etcd's --trusted-ca-file?)"
+        return ""
 
     def version(self) -> dict[str, Any]:
         status, body = self._request("GET", "/version")
