@@ -96,8 +96,8 @@ def _get(api: Any, path: str, query: list[tuple[str, Any]]) -> dict[str, Any]:
         reason = " ".join(str(exc.reason).split())  # the client puts the SSL error on a second line
         raise ServiceError(f"cannot reach the API server at {host}: {reason}") from exc
     except urllib3.exceptions.HTTPError as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise ServiceError(f"cannot reach the API server at {host}: {reason}") from exc
+        cause = getattr(exc, "reason", None) or exc
+        raise ServiceError(f"cannot reach the API server at {host}: {' '.join(str(cause).split())}") from exc
     if resp.status != 200:
         message = ""
         try:
