@@ -525,9 +525,10 @@ def test_kubelet_serving_certificate_against_kubelet_ca(tree: Tree) -> None:
     # kubeadm's default: no --kubelet-certificate-authority, so only the certificate itself is checked
     code, doc = inspect_json("--root", str(tree.root))
     assert (code, not_passing(doc)) == (0, [])
-    assert {c["file"] for c in doc["certificates"] if "kubelet" in c["file"]} == {
-        "/var/lib/kubelet/pki/kubelet.crt"
-    }
+    kubelet_rows = [
+        c["index"] for c in doc["certificates"] if c["file"] == "/var/lib/kubelet/pki/kubelet.crt"
+    ]
+    assert kubelet_rows == [0, 1]
     manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
     text = manifest.read_text().replace(
         "    - --kubelet-client-key=",
