@@ -16,6 +16,7 @@ Errors carry the server's text (``ValidationError.server_error``), the file and 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -405,19 +406,8 @@ def _from_document(
         raise PolicyDecodeError(
             "loaded illegal policy with 0 rules", file=name, line=dec.lines.get("rules", 1)
         )
-    policy = Policy(
-        rules=policy.rules,
-        omit_stages=policy.omit_stages,
-        omit_managed_fields=policy.omit_managed_fields,
-        api_version=policy.api_version,
-        kind=policy.kind,
-        source=name,
-        warnings=warnings,
-        text=text,
-    )
-    if text is not None:
-        object.__setattr__(policy, "suppressions", _parse_suppressions(text, policy))
-    return policy
+    suppressions = _parse_suppressions(text, policy) if text is not None else ()
+    return dataclasses.replace(policy, source=name, warnings=warnings, text=text, suppressions=suppressions)
 
 
 def server_warning(policy: Policy) -> str | None:
