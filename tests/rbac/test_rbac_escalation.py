@@ -247,3 +247,53 @@ def test_check_escalation_example_from_the_docs() -> None:
     ]
     assert results[0]["missing"] == ['{APIGroups:[""], Resources:["secrets"], Verbs:["get" "list"]}']
     assert results[0]["createAllowed"] is False
+
+
+def test_invalid_objects_are_rejected_before_escalation(tmp_path: Path) -> None:
+    f = tmp_path / "invalid.yaml"
+    f.write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: bad}\n"
+        "rules:\n- resources: [pods]\n- verbs: [get]\n  nonResourceURLs: [/x]\n  resources: [pods]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: badb}\n"
+        "roleRef: {kind: Role, name: x}\n"
+        "subjects: [{kind: ServiceAccount, name: sa}, {kind: User, name: u}, {kind: Robot, name: r}]\n"
+    )
+    r = run_cli(
+        "rbac", "check-escalation", str(f), "--as", "x", "--as-group", "system:masters", "-o", "json", *SRC
+    )
+    assert r.code == 1
+    results = json.loads(r.stdout)["results"]
+    assert [(x["object"], x["path"]) for x in results] == [
+        ("ClusterRole bad", "invalid"),
+        ("ClusterRoleBinding badb", "invalid"),
+    ]
+    assert results[0]["message"] == (
+        'ClusterRole.rbac.authorization.k8s.io "bad" is invalid: ['
+        "rules[0].verbs: Required value: verbs must contain at least one value, "
+        "rules[0].apiGroups: Required value: resource rules must supply at least one api group, "
+        "rules[1].nonResourceURLs: Invalid value: rules cannot apply to both regular resources and non-resource URLs]"
+    )
+    assert results[1]["message"] == (
+        'ClusterRoleBinding.rbac.authorization.k8s.io "badb" is invalid: ['
+        'roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole", '
+        "subjects[0].namespace: Required value, "
+        'subjects[2].kind: Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group"]'
+    )
+
+
+def test_v1_defaulting_fills_role_ref_and_subject_api_groups() -> None:
+    crb = {
+        "apiVersion": RBAC,
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "b"},
+        "roleRef": {"kind": "ClusterRole", "name": "r"},
+        "subjects": [{"kind": "User", "name": "u"}, {"kind": "Group", "name": "g"}],
+    }
+    store = RbacStore.from_dicts(
+        [_role("r", "", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]), crb]
+    )
+    assert store.problems == []
+    b = store.cluster_role_bindings[0]
+    assert b.role_ref.api_group == "rbac.authorization.k8s.io"
+    assert [s.api_group for s in b.subjects] == ["rbac.authorization.k8s.io", "rbac.authorization.k8s.io"]
+    assert b.invalid == ()

@@ -34,7 +34,7 @@ FULL_AUTHORITY = (
 class EscalationResult:
     object_key: str
     allowed: bool
-    path: str  # "system:masters", "escalate", "bind", "covers", or "refused"
+    path: str  # "system:masters", "escalate", "bind", "covers", "refused", or "invalid" (validation)
     message: str
     missing: tuple[str, ...] = ()
     create: Decision | None = None  # is the user allowed to create this kind of object at all
@@ -85,10 +85,20 @@ def _req(
     )
 
 
+def invalid_message(kind: str, name: str, errors: tuple[str, ...]) -> str:
+    """The API server's validation error: ``Kind.group "name" is invalid: [a, b]``."""
+    body = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+    return f'{kind}.rbac.authorization.k8s.io "{name}" is invalid: {body}'
+
+
 def check_role_write(
     store: RbacStore, user: str, groups: tuple[str, ...], role: Role, *, masters: bool = True
 ) -> EscalationResult:
     resource = "roles" if role.kind == "Role" else "clusterroles"
+    if role.invalid:
+        return EscalationResult(
+            role.key, False, "invalid", invalid_message(role.kind, role.name, role.invalid)
+        )
     create = authorize(
         store,
         _req(user, groups, "create", resource=resource, ns=role.namespace, name="", group=RBAC_GROUP),
@@ -145,6 +155,10 @@ def check_binding_write(
     extra_roles: RbacStore | None = None,
 ) -> EscalationResult:
     resource = "rolebindings" if binding.kind == "RoleBinding" else "clusterrolebindings"
+    if binding.invalid:
+        return EscalationResult(
+            binding.key, False, "invalid", invalid_message(binding.kind, binding.name, binding.invalid)
+        )
     create = authorize(
         store,
         _req(user, groups, "create", resource=resource, ns=binding.namespace, name="", group=RBAC_GROUP),

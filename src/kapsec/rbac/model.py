@@ -270,6 +270,7 @@ class Role:
     annotations: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     aggregation: tuple[LabelSelector, ...] | None = None  # None: no aggregationRule
     where: Where = field(default_factory=Where, compare=False)
+    invalid: tuple[str, ...] = field(default=(), compare=False)  # what the API server's validation rejects
 
     @property
     def key(self) -> str:
@@ -285,6 +286,7 @@ class Role:
             self.annotations,
             self.aggregation,
             self.where,
+            self.invalid,
         )
 
 
@@ -300,6 +302,7 @@ class Binding:
     where: Where = field(default_factory=Where, compare=False)
     annotations: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     labels: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    invalid: tuple[str, ...] = field(default=(), compare=False)  # what the API server's validation rejects
 
     @property
     def key(self) -> str:
@@ -356,7 +359,27 @@ def validate_rule(rule: PolicyRule, *, namespaced: bool) -> list[str]:
         msgs.append("resources: Required value: resource rules must supply at least one resource")
     if len(rule.resource_names) > 0 and len(rule.resources) > 1:
         # upstream only rejects this combination through resourceNames on several resources
-        msgs.append("resourceNames: Invalid value: resource names cannot apply to multiple resources")
+        msgs.append("resourceNames: Required value: resource names cannot apply to multiple resources")
+    return msgs
+
+
+def _validate_subject(s: Subject, *, namespaced: bool) -> list[str]:
+    """``validateRoleBindingSubject`` (``pkg/apis/rbac/validation/validation.go``)."""
+    msgs = []
+    if not s.name:
+        msgs.append("name: Required value")
+    if s.kind == "ServiceAccount":
+        if s.api_group:
+            msgs.append(f'apiGroup: Unsupported value: "{s.api_group}": supported values: ""')
+        if not namespaced and not s.namespace:
+            msgs.append("namespace: Required value")
+    elif s.kind in ("User", "Group"):
+        if s.api_group != RBAC_GROUP:
+            msgs.append(f'apiGroup: Unsupported value: "{s.api_group}": supported values: "{RBAC_GROUP}"')
+    else:
+        msgs.append(
+            f'kind: Unsupported value: "{s.kind}": supported values: "ServiceAccount", "User", "Group"'
+        )
     return msgs
 
 
@@ -378,6 +401,7 @@ def parse_role(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem
         ns = ""
     raw_rules = obj.get("rules")
     rules: list[PolicyRule] = []
+    invalid: list[str] = []
     if raw_rules is not None and not isinstance(raw_rules, list):
         problems.append(ParseProblem(where, f"{label}: 'rules' must be a list; treated as empty"))
         raw_rules = []
@@ -391,6 +415,7 @@ def parse_role(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem
             problems.append(ParseProblem(where, f"{label}: rules[{i}]: {exc}; rule ignored"))
             continue
         for msg in validate_rule(rule, namespaced=kind == "Role"):
+            invalid.append(f"rules[{i}].{msg}")
             problems.append(
                 ParseProblem(
                     where, f"{label}: rules[{i}].{msg} (the API server would reject it; evaluated as written)"
@@ -414,7 +439,7 @@ def parse_role(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem
                     ParseProblem(where, f"{label}: aggregationRule.clusterRoleSelectors[{i}]: {exc}")
                 )
         aggregation = tuple(sels)
-    return Role(kind, name, ns, tuple(rules), labels, annotations, aggregation, where)
+    return Role(kind, name, ns, tuple(rules), labels, annotations, aggregation, where, tuple(invalid))
 
 
 def parse_binding(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem]) -> Binding | None:
@@ -438,22 +463,28 @@ def parse_binding(obj: Mapping[str, Any], where: Where, problems: list[ParseProb
     if not isinstance(ref, Mapping):
         problems.append(ParseProblem(where, f"{label} has no roleRef; skipped"))
         return None
-    role_ref = RoleRef(str(ref.get("apiGroup") or ""), str(ref.get("kind") or ""), str(ref.get("name") or ""))
-    if role_ref.kind not in ROLE_KINDS or (kind == "ClusterRoleBinding" and role_ref.kind != "ClusterRole"):
-        allowed = "ClusterRole" if kind == "ClusterRoleBinding" else "Role or ClusterRole"
+    # v1 defaulting (pkg/apis/rbac/v1/defaults.go): an empty roleRef.apiGroup becomes the RBAC group
+    role_ref = RoleRef(
+        str(ref.get("apiGroup") or RBAC_GROUP), str(ref.get("kind") or ""), str(ref.get("name") or "")
+    )
+    invalid: list[str] = []
+    allowed_kinds = ("ClusterRole",) if kind == "ClusterRoleBinding" else ROLE_KINDS
+    if role_ref.api_group != RBAC_GROUP:
+        invalid.append(
+            f'roleRef.apiGroup: Unsupported value: "{role_ref.api_group}": supported values: "{RBAC_GROUP}"'
+        )
+    if role_ref.kind not in allowed_kinds:
+        supported = ", ".join(f'"{k}"' for k in allowed_kinds)
+        invalid.append(f'roleRef.kind: Unsupported value: "{role_ref.kind}": supported values: {supported}')
         problems.append(
             ParseProblem(
                 where,
-                f"{label}: roleRef.kind {role_ref.kind!r} is not supported (must be {allowed}); "
-                "the binding grants nothing",
+                f"{label}: roleRef.kind {role_ref.kind!r} is not supported (must be "
+                f"{' or '.join(allowed_kinds)}); the binding grants nothing",
             )
         )
-    if role_ref.api_group != RBAC_GROUP:
-        problems.append(
-            ParseProblem(
-                where, f"{label}: roleRef.apiGroup must be {RBAC_GROUP!r} (the API server would reject it)"
-            )
-        )
+    if not role_ref.name:
+        invalid.append("roleRef.name: Required value")
     subjects: list[Subject] = []
     raw = obj.get("subjects")
     if raw is not None and not isinstance(raw, list):
@@ -468,6 +499,11 @@ def parse_binding(obj: Mapping[str, Any], where: Where, problems: list[ParseProb
         except ValueError as exc:
             problems.append(ParseProblem(where, f"{label}: subjects[{i}]: {exc}; ignored"))
             continue
+        if not subj.api_group and subj.kind in ("User", "Group"):  # v1 defaulting
+            subj = Subject(subj.kind, subj.name, subj.namespace, RBAC_GROUP)
+        invalid.extend(
+            f"subjects[{i}].{m}" for m in _validate_subject(subj, namespaced=kind == "RoleBinding")
+        )
         if subj.kind_enum is SubjectKind.OTHER:
             problems.append(
                 ParseProblem(
@@ -483,4 +519,11 @@ def parse_binding(obj: Mapping[str, Any], where: Where, problems: list[ParseProb
                 )
             )
         subjects.append(subj)
-    return Binding(kind, name, ns, role_ref, tuple(subjects), where, annotations, labels)
+    for msg in invalid:
+        # roleRef.kind, unknown subject kinds and namespace-less ServiceAccounts are reported above
+        already = (
+            msg.startswith("roleRef.kind") or msg.endswith(".namespace: Required value") or ".kind: " in msg
+        )
+        if not already:
+            problems.append(ParseProblem(where, f"{label}: {msg} (the API server would reject it)"))
+    return Binding(kind, name, ns, role_ref, tuple(subjects), where, annotations, labels, tuple(invalid))
