@@ -208,8 +208,9 @@ def test_check_cli(tmp_path: Path) -> None:
     text = run_cli("pss", "check", str(f), "--level", "baseline", "--version", "v1.20")
     assert text.stdout == (
         f"DENIED   Deployment/shop/web  ({f}:1)\n"
-        '  violates PodSecurity "baseline:v1.20": privileged (container "c" must not set '
+        '  Warning: would violate PodSecurity "baseline:v1.20": privileged (container "c" must not set '
         "securityContext.privileged=true)\n"
+        "  (admitted with this warning; enforce refuses the pods it creates)\n"
         "1 object at baseline:v1.20: 0 allowed, 1 denied\n"
     )
     assert run_cli("pss", "check", str(f), "--level", "privileged").code == 0

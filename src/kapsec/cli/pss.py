@@ -103,11 +103,17 @@ def check(
                 "file": str(where),
                 "allowed": result.allowed,
                 "violations": [v.to_dict() for v in result.violations],
-                "_message": result.message,
+                # what the user sees: a Pod is refused; a workload is admitted with a warning
+                # and its controller's pods are then refused
+                "_message": result.message
+                if obj.get("kind") == "Pod"
+                else f"Warning: {result.warning}\n  (admitted with this warning; enforce refuses the pods it creates)",
             }
         )
     if output == "json":
-        click.echo(json.dumps([{k: v for k, v in r.items() if k != "_message"} for r in rows], indent=2))
+        click.echo(
+            json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], indent=2)
+        )
     else:
         for r in rows:
             status = "allowed" if r["allowed"] else "DENIED "
