@@ -131,7 +131,8 @@ def test_query_bad_filters_are_usage_errors() -> None:
         "kapsec: error: not a duration (24h, 30m, 7d) or an RFC 3339 time: 'yesterday'\n",
     )
     r = run_cli("audit-log", "query", MODERATE, "--fields", "objectref.name")
-    assert r.code == 2 and "--fields: unknown audit event field 'objectref.name'" in r.stderr
+    assert r.code == 2
+    assert "--fields: unknown audit event field 'objectref.name'" in r.stderr
 
 
 def test_summary_json() -> None:
@@ -178,7 +179,8 @@ def test_detect_text_exit_code_and_fail_on() -> None:
     r = run_cli(
         "audit-log", "detect", MODERATE, "--only", "rbac-permission-enumeration", "--fail-on", "medium"
     )
-    assert r.code == 0 and "rbac-permission-enumeration" in r.stdout
+    assert r.code == 0
+    assert "rbac-permission-enumeration" in r.stdout
 
 
 def test_detect_json_report_and_blind_notes() -> None:

@@ -95,7 +95,7 @@ def test_every_attack_step_is_detected_by_its_theme(session: tuple[str, Any, Any
 
 
 def test_quiet_part_raises_nothing_high(session: tuple[str, Any, Any]) -> None:
-    log, by, _ = session
+    _log, by, _ = session
     attack = {s for steps in EXPECTED.values() for s in steps} | {8, 22, 26}
     loud = [
         (step, a.rule_id, a.summary())

@@ -82,10 +82,12 @@ def test_legacy_format_lines_become_events() -> None:
     evs, st = read(ORACLE / "legacy-format" / "audit-legacy.log")
     assert (len(evs), st.malformed) == (627, 0)
     imp = [e for e, _ in evs if e.impersonatedUser is not None]
-    assert imp and imp[0].impersonatedUser is not None
+    assert imp
+    assert imp[0].impersonatedUser is not None
     assert imp[0].impersonatedUser.username == "dev-bob"
     anon = [e for e, _ in evs if not e.user.username]
-    assert anon and all(e.code == 401 for e in anon)
+    assert anon
+    assert all(e.code == 401 for e in anon)
     create = next(
         e for e, _ in evs if e.verb == "create" and e.objectRef and e.objectRef.resource == "secrets"
     )
@@ -96,7 +98,8 @@ def test_falco_trace_files_v1beta1_and_eventlist_items() -> None:
     evs, st = read(DATA / "auditlog" / "falco-trace-files")
     assert (len(evs), st.files, st.malformed) == (51, 46, 0)
     v1beta1 = [e for e, _ in evs if e.apiVersion == "audit.k8s.io/v1beta1"]
-    assert v1beta1 and all(e.received for e in v1beta1)
+    assert v1beta1
+    assert all(e.received for e in v1beta1)
 
 
 def test_pretty_printed_event_and_eventlist_documents(tmp_path: Path) -> None:

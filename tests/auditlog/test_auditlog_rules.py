@@ -66,7 +66,8 @@ SIMPLE = sorted(r.id for r in PACK.rules if r.correlation is None)
 def test_every_rule_has_cases() -> None:
     assert sorted(CASES) == SIMPLE
     for rule_id, c in CASES.items():
-        assert c.get("fire") and c.get("quiet"), rule_id
+        assert c.get("fire"), rule_id
+        assert c.get("quiet"), rule_id
 
 
 @pytest.mark.parametrize("rule_id", SIMPLE)
@@ -83,11 +84,13 @@ def test_rule_is_quiet_on_its_quiet_events(rule_id: str) -> None:
 
 def test_every_rule_has_metadata() -> None:
     for r in PACK.rules:
-        assert r.title and r.description, r.id
+        assert r.title, r.id
+        assert r.description, r.id
         assert r.confidence in ("low", "medium", "high"), r.id
         assert r.limits, f"{r.id} states no known limits"
         assert r.mitre, f"{r.id} has no ATT&CK technique"
-        assert r.author and r.origin, r.id
+        assert r.author, r.id
+        assert r.origin, r.id
         assert r.path == f"rules/{r.id}.yml"
 
 
@@ -165,7 +168,8 @@ def test_extra_rule_directory_is_loaded(tmp_path: Path) -> None:
     )
     pack = load_pack([str(d)])
     rule = pack.by_id("payments-delete")
-    assert rule is not None and rule.needles == (b"payments",)
+    assert rule is not None
+    assert rule.needles == (b"payments",)
     det = Detector(pack)
     ev = event(
         {"verb": "delete", "objectRef": {"resource": "deployments", "namespace": "payments", "name": "api"}},
@@ -209,6 +213,6 @@ def test_bad_rules_fail_at_load_naming_the_file(
 def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
     _write_rule(tmp_path, "pod-exec", "  sel:\n    verb: get\n  condition: sel")
     with pytest.raises(
-        ValidationError, match="duplicate rule id 'pod-exec' \\(also in rules/pod-exec.yml\\)"
+        ValidationError, match=r"duplicate rule id 'pod-exec' \(also in rules/pod-exec\.yml\)"
     ):
         load_pack([str(tmp_path)])

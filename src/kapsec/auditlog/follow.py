@@ -11,6 +11,7 @@ scheme; renaming (the API server's way) loses nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,9 @@ class Follower:
         self._pos = 0
         self.rotations = 0
         self.truncations = 0
+        # Backups already there (or already read) are never read again.
+        self._read: set[tuple[int, int]] = {key for key, _ in self._backups()}
+        self._mtime = 0.0
         self._open(at_end=not from_start)
 
     def _open(self, at_end: bool) -> bool:
@@ -56,6 +60,45 @@ class Follower:
                 self._skip_partial = True
             fh.seek(self._pos)
         return True
+
+    def _backups(self) -> list[tuple[tuple[int, int], str]]:
+        """Rotated siblings (``audit-*`` beside ``audit.log``, not compressed), oldest first."""
+        d = os.path.dirname(self.path) or "."
+        stem = os.path.basename(self.path).split(".", 1)[0] + "-"
+        out = []
+        try:
+            names = os.listdir(d)
+        except OSError:
+            return []
+        for n in names:
+            if not n.startswith(stem) or n.endswith(".gz"):
+                continue
+            p = os.path.join(d, n)
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            out.append(((st.st_dev, st.st_ino), p, st.st_mtime))
+        out.sort(key=lambda x: x[2])
+        return [(k, p) for k, p, _ in out]
+
+    def _catch_up(self, current: tuple[int, int]) -> list[tuple[bytes, Location]]:
+        """Files rotated away before we saw them (two rotations within one poll)."""
+        out: list[tuple[bytes, Location]] = []
+        for key, p in self._backups():
+            if key in self._read or key == current:
+                continue
+            try:
+                if os.stat(p).st_mtime < self._mtime:
+                    continue
+                with open(p, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            self._read.add(key)
+            for i, raw in enumerate(data.splitlines(keepends=True), 1):
+                out.append((raw, Location(p, i)))
+        return out
 
     def _ends_with_newline(self) -> bool:
         assert self._fh is not None
@@ -97,8 +140,13 @@ class Follower:
             if self._buf:
                 self._line += 1
                 out.append((self._buf, Location(self.path, self._line)))
+            assert self._ino is not None
+            self._read.add(self._ino)
+            with contextlib.suppress(OSError):
+                self._mtime = os.fstat(self._fh.fileno()).st_mtime
             self._fh.close()
             self.rotations += 1
+            out.extend(self._catch_up((st.st_dev, st.st_ino)))
             if self._open(at_end=False):
                 out.extend(self._drain())
             return out

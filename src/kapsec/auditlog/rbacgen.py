@@ -180,6 +180,7 @@ def generate(
     keep_names: bool = True,
     max_names: int = 5,
     min_count: int = 1,
+    include_denied: bool = False,
     stats: ReadStats | None = None,
 ) -> Result:
     wanted = {s.username: s for s in subjects}
@@ -207,8 +208,10 @@ def generate(
             return
         if not ok:
             sr.denied += 1
-            return
-        sr.requests += 1
+            if not include_denied:
+                return
+        if ok:
+            sr.requests += 1
         p, named = _perm(e)
         sr.perms[p] += 1
         if not named and p.resource:

@@ -82,6 +82,7 @@ def _follow_events(
         raise UsageError("--follow needs a file, not stdin")
     stop = _install_stop()
     fol = Follower(path, from_start=from_start)
+    _note(f"kapsec: following {path} (SIGINT or SIGTERM to stop)")
     stats.files += 1
     try:
         for item in fol.lines(stop, idle_exit):
@@ -746,6 +747,11 @@ def rules_export(rule_dirs: Sequence[str], only: Sequence[str], backend: str, fm
 @click.option(
     "--min-count", default=1, show_default=True, help="Ignore permissions used fewer times than this."
 )
+@click.option(
+    "--include-denied",
+    is_flag=True,
+    help="Also grant what was refused (audit2rbac's way: run the workload unprivileged, then grant its 403s).",
+)
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def rbac(  # noqa: PLR0917 - one parameter per option
     logs: Sequence[str],
@@ -756,6 +762,7 @@ def rbac(  # noqa: PLR0917 - one parameter per option
     namespace: str | None,
     keep_names: bool,
     min_count: int,
+    include_denied: bool,
     output: str,
 ) -> None:
     """Least-privilege Roles/ClusterRoles and bindings from the requests the LOGs show were allowed.
@@ -786,6 +793,7 @@ def rbac(  # noqa: PLR0917 - one parameter per option
         namespace=namespace,
         keep_names=keep_names,
         min_count=min_count,
+        include_denied=include_denied,
         stats=stats,
     )
     diff = None
@@ -796,8 +804,7 @@ def rbac(  # noqa: PLR0917 - one parameter per option
     _report_read(stats)
     if not result.subjects:
         _note("kapsec: warning: no allowed request of the named subject(s) in the logs")
+    refused = "granted too" if include_denied else "not granted"
     for s in result.subjects:
-        _note(
-            f"kapsec: {s.subject.display}: {s.requests} allowed request(s), {s.denied} refused (not granted)"
-        )
+        _note(f"kapsec: {s.subject.display}: {s.requests} allowed request(s), {s.denied} refused ({refused})")
     click.echo(render_objects(result, diff, output), nl=False)
