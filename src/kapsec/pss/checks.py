@@ -53,18 +53,30 @@ class PodView:
     user_namespace: bool
     # Pods (not templates) with hostNetwork get hostPort = containerPort by API defaulting
     host_network_ports: bool = False
+    # keys set in any container's securityContext / any container spec: a check whose field no
+    # container sets has nothing to find (the fast path for most pods)
+    sc_keys: frozenset[str] = frozenset()
+    container_keys: frozenset[str] = frozenset()
     cache: dict[Any, Any] = field(default_factory=dict)
+
+    def psc_has(self, key: str) -> bool:
+        return self.psc is not None and self.psc.get(key) is not None
 
     @classmethod
     def from_parts(cls, metadata: Any, spec: Any, *, is_pod: bool = False) -> PodView:
         meta = _map(metadata)
         spec_m = _map(spec)
         containers: list[Container] = []
+        sc_keys: set[str] = set()
+        container_keys: set[str] = set()
         for key in ("initContainers", "containers", "ephemeralContainers"):
             for c in _list(spec_m.get(key)):
                 if not isinstance(c, dict):
                     continue
+                container_keys.update(c)
                 sc = c.get("securityContext")
+                if isinstance(sc, dict):
+                    sc_keys.update(sc)
                 containers.append(
                     Container(
                         str(c.get("name", "")),
@@ -83,6 +95,8 @@ class PodView:
             windows=os_name == "windows",
             user_namespace=spec_m.get("hostUsers") is False,
             host_network_ports=is_pod and spec_m.get("hostNetwork") is True,
+            sc_keys=frozenset(sc_keys),
+            container_keys=frozenset(container_keys),
         )
 
 
@@ -149,6 +163,8 @@ _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
 def app_armor_profile_1_0(p: PodView) -> Result | None:
+    if not p.annotations and "appArmorProfile" not in p.sc_keys and not p.psc_has("appArmorProfile"):
+        return None
     bad_values: set[str] = set()
     pod_bad = False
     if p.psc is not None:
@@ -203,6 +219,8 @@ _DEFAULT_CAPABILITIES = frozenset(
 
 
 def capabilities_baseline_1_0(p: PodView) -> Result | None:
+    if "capabilities" not in p.sc_keys:
+        return None
     bad: list[str] = []
     caps: set[str] = set()
     for c in p.containers:
@@ -241,6 +259,8 @@ def host_path_volumes_1_0(p: PodView) -> Result | None:
 
 
 def host_ports_1_0(p: PodView) -> Result | None:
+    if "ports" not in p.container_keys:
+        return None
     bad: list[str] = []
     ports: set[str] = set()
     for c in p.containers:
@@ -263,6 +283,9 @@ def host_ports_1_0(p: PodView) -> Result | None:
     )
 
 
+_PROBE_KEYS = frozenset({"livenessProbe", "readinessProbe", "startupProbe", "lifecycle"})
+
+
 def _handler_hosts(handler: Any) -> list[str]:
     h = _map(handler)
     hosts = []
@@ -274,6 +297,8 @@ def _handler_hosts(handler: Any) -> list[str]:
 
 
 def host_probes_and_host_lifecycle_1_34(p: PodView) -> Result | None:
+    if p.container_keys.isdisjoint(_PROBE_KEYS):
+        return None
     bad: set[str] = set()
     hosts: set[str] = set()
     for c in p.containers:
@@ -307,6 +332,8 @@ def host_probes_and_host_lifecycle_1_34(p: PodView) -> Result | None:
 
 
 def privileged_1_0(p: PodView) -> Result | None:
+    if "privileged" not in p.sc_keys:
+        return None
     bad = [c.name for c in p.containers if c.sc is not None and c.sc.get("privileged") is True]
     if not bad:
         return None
@@ -314,6 +341,8 @@ def privileged_1_0(p: PodView) -> Result | None:
 
 
 def _proc_mount(p: PodView) -> Result | None:
+    if "procMount" not in p.sc_keys:
+        return None
     bad: list[str] = []
     values: set[str] = set()
     for c in p.containers:
@@ -345,6 +374,8 @@ _SELINUX_TYPES_1_31 = _SELINUX_TYPES_1_0 | {"container_engine_t"}
 
 
 def _se_linux_options(p: PodView, allowed: frozenset[str]) -> Result | None:
+    if "seLinuxOptions" not in p.sc_keys and not p.psc_has("seLinuxOptions"):
+        return None
     bad_types: set[str] = set()
     set_user = set_role = False
 
@@ -428,6 +459,8 @@ def seccomp_profile_baseline_1_0(p: PodView) -> Result | None:
 
 
 def seccomp_profile_baseline_1_19(p: PodView) -> Result | None:
+    if "seccompProfile" not in p.sc_keys and not p.psc_has("seccompProfile"):
+        return None
     values: set[str] = set()
     pod_bad = False
     if p.psc is not None:
@@ -499,6 +532,8 @@ sysctls_1_37 = _sysctls(_SYSCTLS_1_37)
 
 
 def windows_host_process_1_0(p: PodView) -> Result | None:
+    if "windowsOptions" not in p.sc_keys and not p.psc_has("windowsOptions"):
+        return None
     pod_bad = p.psc is not None and _map(p.psc.get("windowsOptions")).get("hostProcess") is True
     bad = [
         c.name
@@ -667,6 +702,8 @@ def _is_zero(value: Any) -> bool:
 
 
 def run_as_user_1_23(p: PodView) -> Result | None:
+    if "runAsUser" not in p.sc_keys and not p.psc_has("runAsUser"):
+        return None
     pod_bad = p.psc is not None and _is_zero(p.psc.get("runAsUser"))
     bad = [c.name for c in p.containers if c.sc is not None and _is_zero(c.sc.get("runAsUser"))]
     if not (pod_bad or bad):
