@@ -287,12 +287,19 @@ def test_who_can_lists_subjects_and_paths() -> None:
 def test_who_can_text_table() -> None:
     r = run_cli("rbac", "who-can", "get", "nodes/proxy", *SRC)
     assert r.code == 0
-    rows = [line.split()[:3] for line in r.stdout.splitlines()[1:]]
+    lines = r.stdout.splitlines()
+    rows = [line.split()[:3] for line in lines[1:]]
     assert rows == [
         ["Group", "system:masters", "super-user"],
         ["Group", "system:masters", "ClusterRoleBinding"],
         ["ServiceAccount", "prometheus", "monitoring"],
         ["User", "bob", "ClusterRoleBinding"],
+    ]
+    # nodes/proxy is decided by RBAC alone (no note); "nodes" itself is also the Node authorizer's
+    nodes = run_cli("rbac", "who-can", "get", "nodes", "-o", "json", *SRC)
+    assert json.loads(nodes.stdout)["notes"] == [
+        "with --authorization-mode including Node, the Node authorizer also lets each node (group "
+        "system:nodes, user system:node:<name>) reach the objects related to the pods scheduled on it; not listed here"
     ]
 
 

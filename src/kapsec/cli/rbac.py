@@ -463,6 +463,7 @@ def who_can_cmd(
                     "request": {k: v for k, v in req.to_dict().items() if k not in ("user", "groups")},
                     "subjects": [e.to_dict() for e in result.entries],
                     "errors": list(result.errors),
+                    "notes": list(result.notes),
                 },
                 indent=2,
             )
@@ -475,6 +476,8 @@ def who_can_cmd(
         rule = f"{e.rule_index}: {describe_rule_text(e.rule)}" if e.rule is not None else ""
         rows.append((e.subject.kind, e.subject.name, e.effective_namespace or "", via, role, rule))
     click.echo(_table(rows))
+    for note in result.notes:
+        click.echo(f"note: {note}")
     for err in dict.fromkeys(result.errors):
         click.echo(f"kapsec: warning: {err}", err=True)
 

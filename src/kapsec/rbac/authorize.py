@@ -52,6 +52,25 @@ NODE_GRAPH_RESOURCES = frozenset(
 )
 
 
+# Subresources the Node authorizer decides for those resources (others fall to its static rules).
+NODE_GRAPH_SUBRESOURCES = frozenset(
+    {
+        ("nodes", "status"),
+        ("pods", "status"),
+        ("pods", "eviction"),
+        ("persistentvolumeclaims", "status"),
+        ("serviceaccounts", "token"),
+    }
+)
+
+
+def node_authorizer_applies(request: RequestAttributes) -> bool:
+    """Whether the Node authorizer subdivides this request by its graph of pods per node."""
+    if not request.resource_request or (request.api_group, request.resource) not in NODE_GRAPH_RESOURCES:
+        return False
+    return not request.subresource or (request.resource, request.subresource) in NODE_GRAPH_SUBRESOURCES
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """One binding -> role -> rule path that allows a request."""
@@ -209,7 +228,7 @@ def authorize(
         )
     if is_node_identity(user, groups):
         node = user[len(NODE_USER_PREFIX) :]
-        if request.resource_request and (request.api_group, request.resource) in NODE_GRAPH_RESOURCES:
+        if node_authorizer_applies(request):
             notes.append(
                 f'"{user}" is a node identity: with --authorization-mode including Node, the Node '
                 f"authorizer decides this request first, from the objects related to node {node!r} "

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kapsec.model.request import RequestAttributes
+from kapsec.rbac.authorize import node_authorizer_applies
 from kapsec.rbac.match import Query, rule_allows_query
 from kapsec.rbac.model import RBAC_GROUP, Binding, PolicyRule, Role, Subject
 from kapsec.rbac.store import RbacStore, Resolved
@@ -67,6 +68,7 @@ class WhoCanEntry:
 class WhoCanResult:
     entries: tuple[WhoCanEntry, ...]
     errors: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     def subjects(self) -> list[Subject]:
         return [e.subject for e in self.entries]
@@ -126,7 +128,14 @@ def who_can(store: RbacStore, request: RequestAttributes, *, super_user: str = "
     visit(store.cluster_role_bindings, store.crb_resolved, range(len(store.cluster_role_bindings)))
     if request.namespace:
         visit(store.role_bindings, store.rb_resolved, store.rb_by_ns.get(request.namespace, []))
-    return WhoCanResult(tuple(entries), tuple(errors))
+    notes: list[str] = []
+    if node_authorizer_applies(request):
+        notes.append(
+            "with --authorization-mode including Node, the Node authorizer also lets each node "
+            "(group system:nodes, user system:node:<name>) reach the objects related to the pods "
+            "scheduled on it; not listed here"
+        )
+    return WhoCanResult(tuple(entries), tuple(errors), tuple(notes))
 
 
 def allowed_subjects(store: RbacStore, request: RequestAttributes, *, super_user: str = "") -> list[Subject]:
