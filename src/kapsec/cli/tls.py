@@ -145,7 +145,7 @@ def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name in ("EXPIRES", "DAYS", "STATUS", "FILE", "SUBJECT", "ISSUER", "KEY", "SIGNATURE"):
-        table.add_column(name, no_wrap=name in ("EXPIRES", "DAYS", "STATUS", "KEY"), overflow="fold")
+        table.add_column(name, no_wrap=True)
     for row in rows:
         facts = row.facts
         file = row.file if row.index == 0 else f"{row.file}[{row.index}]"
@@ -159,7 +159,8 @@ def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
             facts.key.label,
             facts.signature_algorithm,
         )
-    Console(file=sys.stdout, highlight=False, width=200).print(table)
+    # As wide as the data: a path is never folded or cut (pipe it through `less -S` if needed).
+    Console(file=sys.stdout, highlight=False, width=1000).print(table)
 
 
 @tls.command("probe")
