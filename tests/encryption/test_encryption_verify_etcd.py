@@ -382,3 +382,22 @@ def test_tls_etcd_with_a_client_certificate_from_another_ca(etcd_tls: EtcdServer
     assert r.stderr.endswith(
         "(etcd rejected the client certificate: is it signed by etcd's --trusted-ca-file?)\n"
     )
+
+
+def test_all_resources_in_one_scan(etcd: EtcdServer) -> None:
+    load(etcd, "secretbox", {"etcd-secrets.json", "etcd-configmaps.json"})
+    etcd.put(b"/registry/ranges/serviceips", b"k8s\x00not-an-object")  # allocator state: not reported
+    code, data = verify_json(
+        etcd,
+        "--all-resources",
+        "--config",
+        str(SCENARIOS / "secretbox" / "encryption-config.yaml"),
+        "--resource",
+        "secrets",
+    )
+    assert [(r["resource"], r["byStorage"]) for r in data["encryption"]["resources"]] == [
+        ("secrets", {"secretbox/key1": 3}),
+        ("configmaps", {"secretbox/key1": 3}),
+    ]
+    assert {f["status"] for f in data["findings"] if f["id"] == "ENC-V001"} == {"pass"}
+    assert code == 0

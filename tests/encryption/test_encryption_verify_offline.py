@@ -153,3 +153,105 @@ def test_kms_values_with_config_are_readable_but_not_opened(tmp_path: Path) -> N
     st = {f["id"]: f["status"] for f in data["findings"]}
     assert st == {"ENC-V001": "pass", "ENC-V002": "pass", "ENC-V003": "pass", "ENC-V004": "skip"}
     assert r.code == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "resource", "prefix"),
+    [
+        ("/registry/secrets/default/db-creds", "secrets", "/registry/secrets/"),
+        ("/registry/namespaces/default", "namespaces", "/registry/namespaces/"),
+        ("/registry/deployments/default/web", "deployments.apps", "/registry/deployments/"),
+        ("/registry/clusterroles/admin", "clusterroles.rbac.authorization.k8s.io", "/registry/clusterroles/"),
+        ("/registry/services/specs/default/kubernetes", "services", "/registry/services/specs/"),
+        ("/registry/services/endpoints/default/kubernetes", "endpoints", "/registry/services/endpoints/"),
+        ("/registry/minions/node-1", "nodes", "/registry/minions/"),
+        ("/registry/controllers/default/rc", "replicationcontrollers", "/registry/controllers/"),
+        (
+            "/registry/apiregistration.k8s.io/apiservices/v1.apps",
+            "apiservices.apiregistration.k8s.io",
+            "/registry/apiregistration.k8s.io/apiservices/",
+        ),
+        ("/registry/example.com/widgets/ns/w", "widgets.example.com", "/registry/example.com/widgets/"),
+    ],
+)
+def test_keys_map_to_the_resource_the_config_names(key: str, resource: str, prefix: str) -> None:
+    from kapsec.encryption.verify import ResourceTarget, target_for_key
+
+    t = target_for_key(key.encode())
+    assert t is not None
+    assert (t.resource, t.prefix) == (resource, prefix)
+    if resource not in ("widgets.example.com", "apiservices.apiregistration.k8s.io"):
+        assert ResourceTarget.parse(resource) == t  # both directions agree
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "/registry/ranges/serviceips",
+        "/registry/masterleases/10.0.0.1",
+        "/other/secrets/a/b",
+        "/registry/health",
+    ],
+)
+def test_keys_that_are_not_api_objects(key: str) -> None:
+    from kapsec.encryption.verify import target_for_key
+
+    assert target_for_key(key.encode()) is None
+
+
+def test_all_resources_reports_uncovered_resources_without_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(SCENARIOS / "aescbc")
+    r = run_cli(
+        "encryption",
+        "verify",
+        "--all-resources",
+        "--dump",
+        "etcd-secrets.json",
+        "--dump",
+        "etcd-configmaps.json",
+        "--config",
+        "encryption-config.yaml",
+        "-o",
+        "json",
+    )
+    data = json.loads(r.stdout)
+    assert data["target"]["resources"] == ["secrets", "configmaps"]
+    v001 = {f["title"]: (f["status"], f["message"]) for f in data["findings"] if f["id"] == "ENC-V001"}
+    assert v001["configmaps: stored encrypted in etcd"] == (
+        "skip",
+        "3 configmaps in clear, as configured: the config does not ask to encrypt them",
+    )
+    assert v001["secrets: stored encrypted in etcd"][0] == "pass"
+    assert r.code == 0
+
+
+def test_all_resources_with_a_wildcard_config_fails_what_it_should_encrypt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "star.yaml"
+    config.write_text(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n  - resources: ['*.']\n"
+        "    providers:\n      - aescbc: {keys: [{name: key1, secret: WH8+CZA1lqFQlZaddtct368ssC+rk/PC2d6LPYOTAFw=}]}\n"
+        "      - identity: {}\n"
+    )
+    monkeypatch.chdir(SCENARIOS / "aescbc")
+    r = run_cli(
+        "encryption",
+        "verify",
+        "--all-resources",
+        "--dump",
+        "etcd-secrets.json",
+        "--dump",
+        "etcd-configmaps.json",
+        "--config",
+        str(config),
+        "-o",
+        "json",
+    )
+    data = json.loads(r.stdout)
+    cm = next(f for f in data["findings"] if f["id"] == "ENC-V001" and f["title"].startswith("configmaps"))
+    assert (cm["status"], cm["severity"]) == (
+        "fail",
+        "medium",
+    )  # '*.' covers configmaps: they should be encrypted
+    assert r.code == 1

@@ -394,6 +394,12 @@ def _text_table(result: Any, source: str) -> str:
     metavar="RESOURCE",
     help="Resource to verify (repeatable; default secrets), e.g. configmaps, deployments.apps.",
 )
+@click.option(
+    "--all-resources",
+    is_flag=True,
+    help="Read everything under --etcd-prefix in one scan and report every resource found (for '*.' / "
+    "'*.*' configs); resources the config does not ask to encrypt are reported, not failed.",
+)
 @click.option("--etcd-prefix", default="/registry", show_default=True, help="The API server's --etcd-prefix.")
 @click.option("--page-size", default=5000, show_default=True, help="Keys read per request.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each etcd answer.")
@@ -408,6 +414,7 @@ def verify_cmd(
     key: str | None,
     config_file: str | None,
     resources: Sequence[str],
+    all_resources: bool,
     etcd_prefix: str,
     page_size: int,
     timeout: float,
@@ -440,7 +447,8 @@ def verify_cmd(
         named = [r for rule in config.rules for r in rule.resources if "*" not in r] if config else []
         resources = list(dict.fromkeys(["secrets", *named]))
     targets = [ResourceTarget.parse(r, etcd_prefix) for r in resources]
-    acc = VerifyAccumulator(targets, config)
+    acc = VerifyAccumulator(targets, config, discover_prefix=etcd_prefix if all_resources else None)
+    scan_prefixes = [etcd_prefix.rstrip("/") + "/"] if all_resources else [t.prefix for t in targets]
     target: dict[str, Any] = {"command": "encryption verify"}
     if etcd_url:
         reader = _connect(
@@ -451,8 +459,8 @@ def verify_cmd(
             started = time.perf_counter()
             revision = reader.revision()  # every resource is read at this one revision
             before = acc.seen
-            for t in targets:
-                acc.add_all(reader.scan_prefix(t.prefix.encode(), page_size=page_size, revision=revision))
+            for prefix in scan_prefixes:
+                acc.add_all(reader.scan_prefix(prefix.encode(), page_size=page_size, revision=revision))
             elapsed = time.perf_counter() - started
             target |= {"etcd": reader.url, "etcdVersion": version.get("etcdserver"), "revision": revision}
         click.echo(
@@ -468,8 +476,8 @@ def verify_cmd(
     if config_file:
         target["config"] = config_file
         source += f"; config {config_file}"
-    target["resources"] = [t.resource for t in targets]
     result = acc.result()
+    target["resources"] = [r.target.resource for r in result.resources]
     findings: list[Finding] = verify_findings(result)
     report = Report("kapsec", __version__, target, findings)
     if output == "text":

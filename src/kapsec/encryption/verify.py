@@ -43,6 +43,7 @@ _SPECIAL_PATHS: Mapping[str, str] = {
     "services": "services/specs",
     "endpoints": "services/endpoints",
     "nodes": "minions",
+    "replicationcontrollers": "controllers",
     "ingresses.networking.k8s.io": "ingress",
     "podsecuritypolicies.policy": "podsecuritypolicy",
     "horizontalpodautoscalers.autoscaling": "horizontalpodautoscalers",
@@ -102,6 +103,85 @@ class ResourceTarget:
         return cls(text.strip(), group, name, f"{base}/{path}/")
 
 
+# storage path (first segment under the prefix) -> resource as the config names it, for the paths
+# that are not simply the resource name, and the API group of built-in resources stored under
+# /registry/<resource>/ (the config and the lookup need the group: '*.apps' covers deployments).
+_PATH_TO_RESOURCE: Mapping[str, str] = {
+    "minions": "nodes",
+    "controllers": "replicationcontrollers",
+    "ingress": "ingresses.networking.k8s.io",
+    "podsecuritypolicy": "podsecuritypolicies.policy",
+}
+_BUILTIN_GROUP: Mapping[str, str] = {
+    **dict.fromkeys(
+        ("deployments", "replicasets", "daemonsets", "statefulsets", "controllerrevisions"), "apps"
+    ),
+    **dict.fromkeys(("jobs", "cronjobs"), "batch"),
+    **dict.fromkeys(
+        ("roles", "rolebindings", "clusterroles", "clusterrolebindings"), "rbac.authorization.k8s.io"
+    ),
+    "horizontalpodautoscalers": "autoscaling",
+    "leases": "coordination.k8s.io",
+    "endpointslices": "discovery.k8s.io",
+    **dict.fromkeys(
+        ("networkpolicies", "ingressclasses", "ipaddresses", "servicecidrs"), "networking.k8s.io"
+    ),
+    "poddisruptionbudgets": "policy",
+    "priorityclasses": "scheduling.k8s.io",
+    **dict.fromkeys(
+        (
+            "storageclasses",
+            "volumeattachments",
+            "csidrivers",
+            "csinodes",
+            "csistoragecapacities",
+            "volumeattributesclasses",
+        ),
+        "storage.k8s.io",
+    ),
+    **dict.fromkeys(("certificatesigningrequests", "clustertrustbundles"), "certificates.k8s.io"),
+    **dict.fromkeys(
+        (
+            "mutatingwebhookconfigurations",
+            "validatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicybindings",
+            "mutatingadmissionpolicies",
+            "mutatingadmissionpolicybindings",
+        ),
+        "admissionregistration.k8s.io",
+    ),
+    "runtimeclasses": "node.k8s.io",
+    **dict.fromkeys(("flowschemas", "prioritylevelconfigurations"), "flowcontrol.apiserver.k8s.io"),
+    **dict.fromkeys(
+        ("resourceclaims", "resourceclaimtemplates", "deviceclasses", "resourceslices"), "resource.k8s.io"
+    ),
+    "storageversions": "internal.apiserver.k8s.io",
+}
+# keys under the prefix that are not API objects (allocator state, leases of the endpoint reconciler)
+_NOT_OBJECTS = frozenset({"ranges", "masterleases", "apiserverleases"})
+
+
+def target_for_key(etcd_key: bytes, etcd_prefix: str = "/registry") -> ResourceTarget | None:
+    """The resource a stored key belongs to (None for keys that are not API objects)."""
+    base = etcd_prefix.rstrip("/") + "/"
+    text = etcd_key.decode("utf-8", "replace")
+    if not text.startswith(base):
+        return None
+    segs = text[len(base) :].split("/")
+    if len(segs) < 2 or segs[0] in _NOT_OBJECTS:
+        return None
+    first = segs[0]
+    if first == "services" and segs[1] in ("specs", "endpoints") and len(segs) >= 3:
+        return ResourceTarget.parse("services" if segs[1] == "specs" else "endpoints", etcd_prefix)
+    if "." in first and len(segs) >= 3:  # /registry/<group>/<resource>/...
+        return ResourceTarget(f"{segs[1]}.{first}", first, segs[1], f"{base}{first}/{segs[1]}/")
+    if first in _PATH_TO_RESOURCE:
+        return ResourceTarget.parse(_PATH_TO_RESOURCE[first], etcd_prefix)
+    group = _BUILTIN_GROUP.get(first, "")
+    return ResourceTarget(f"{first}.{group}" if group else first, group, first, f"{base}{first}/")
+
+
 @dataclass(frozen=True, slots=True)
 class DecryptCheck:
     """The outcome of opening one sample value with the key its prefix names."""
@@ -123,6 +203,7 @@ class ResourceStats:
     not_write_key: int  # encrypted values readable by the config but not under its write key
     write_label: str | None  # the label new writes get, from the config
     write_rule: int | None
+    discovered: bool = False  # found by a whole-registry scan rather than asked for
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,25 +252,42 @@ class _Tally:
 class VerifyAccumulator:
     """Feed it every ``(etcd key, value)`` of the targets; ask for :meth:`result` at the end."""
 
-    def __init__(self, targets: Sequence[ResourceTarget], config: EncryptionConfig | None = None) -> None:
+    def __init__(
+        self,
+        targets: Sequence[ResourceTarget],
+        config: EncryptionConfig | None = None,
+        *,
+        discover_prefix: str | None = None,
+    ) -> None:
+        """``discover_prefix``: also tally keys of any other resource under this etcd prefix."""
         self.config = config
         self.seen = 0
-        self._tallies = [_Tally(t, t.prefix.encode()) for t in targets]
+        self._discover = discover_prefix
+        self._tallies: list[_Tally] = []
+        self._by_prefix: dict[bytes, int] = {}
         self._prefixes = known_prefixes(config) if config else ()
         self._samples: dict[str, tuple[bytes, bytes, Classification]] = {}
         # per target: (write label, readable labels, rule index)
         self._policy: list[tuple[str | None, frozenset[str], int | None]] = []
+        self._discovered: set[int] = set()
         for t in targets:
-            rule = config.rule_for(t.name, t.group) if config else None
-            if rule is None or not rule.providers:
-                # no rule: the server writes this resource in clear (identity)
-                self._policy.append((None if config is None else "protobuf", frozenset(), None))
-                continue
+            self._new_target(t)
+
+    def _new_target(self, t: ResourceTarget) -> int:
+        config = self.config
+        self._tallies.append(_Tally(t, t.prefix.encode()))
+        self._by_prefix[t.prefix.encode()] = len(self._tallies) - 1
+        rule = config.rule_for(t.name, t.group) if config else None
+        if rule is None or not rule.providers:
+            # no rule: the server writes this resource in clear (identity)
+            self._policy.append((None if config is None else "protobuf", frozenset(), None))
+        else:
             readable: set[str] = set()
             for p in rule.providers:
                 readable.update(_labels(p))
             write = _labels(rule.providers[0])
             self._policy.append((write[0] if write else None, frozenset(readable), rule.index))
+        return len(self._tallies) - 1
 
     def add(self, etcd_key: bytes, value: bytes) -> None:
         self.seen += 1
@@ -197,6 +295,14 @@ class VerifyAccumulator:
             if etcd_key.startswith(tally.prefix):
                 self._add(i, tally, etcd_key, value)
                 return
+        if self._discover is None:
+            return
+        target = target_for_key(etcd_key, self._discover)
+        if target is None:
+            return
+        i = self._new_target(target)
+        self._discovered.add(i)
+        self._add(i, self._tallies[i], etcd_key, value)
 
     def add_all(self, items: Iterable[tuple[bytes, bytes]]) -> None:
         for k, v in items:
@@ -231,9 +337,11 @@ class VerifyAccumulator:
                 not_write_key=t.not_write_key,
                 write_label=self._policy[i][0],
                 write_rule=self._policy[i][2],
+                discovered=i in self._discovered,
             )
             for i, t in enumerate(self._tallies)
         ]
+        stats.sort(key=lambda r: (r.discovered, r.target.resource if r.discovered else ""))
         checks = [self._check(label, *sample) for label, sample in sorted(self._samples.items())]
         return VerifyResult(stats, checks, self.config.source if self.config else None)
 
@@ -331,6 +439,24 @@ def verify_findings(result: VerifyResult) -> list[Finding]:
             continue
         encrypted = sum(n for label, n in r.by_storage.items() if "/" in label and label != "unknown/")
         summary = ", ".join(f"{label}: {n}" for label, n in sorted(r.by_storage.items()))
+        wanted = r.write_label not in (None, "protobuf") or r.target.resource == "secrets"
+        if r.discovered and not wanted and not r.unreadable and encrypted == 0:
+            out.append(
+                Finding(
+                    "ENC-V001",
+                    f"{res}: stored encrypted in etcd",
+                    Status.SKIP,
+                    Severity.INFO,
+                    f"{len(r.in_clear)} {res} in clear, as configured: "
+                    + (
+                        "the config does not ask to encrypt them"
+                        if have_config
+                        else "no --config to say otherwise"
+                    ),
+                    evidence=Evidence(detail=r.target.prefix, value=summary),
+                )
+            )
+            continue
         if r.in_clear:
             out.append(
                 Finding(
