@@ -94,6 +94,9 @@ def test_accepted_configs_enforce_what_the_server_enforced(tmp_path: Path, case:
     observed = CASES[case]["observed"]
     if "--disable-admission-plugins=PodSecurity" in CASES[case]["flags"]:
         assert observed["dry-run create privileged pod in default"] == 201  # config ignored
+        off = load_admission_config(tmp_path / "admission.yaml", enabled_plugins={"NodeRestriction"})
+        assert off.pod_security is None
+        assert "PodSecurity" in off.plugins
         return
     # the default namespace has no labels: the config's defaults apply
     [ns] = simulate(load_text(PRIV_POD, "priv.yaml"), ps, ps.defaults.enforce.version)
@@ -243,3 +246,11 @@ def test_duplicate_field_is_rejected_like_strict_decoding() -> None:
     with pytest.raises(ValidationError) as err:
         parse_admission_config(text, "dup.yaml")
     assert str(err.value) == 'dup.yaml: strict decoding error: line 10: key "enforce" already set in map'
+
+
+def test_invalid_pod_security_config_is_not_read_when_the_plugin_is_off(tmp_path: Path) -> None:
+    path = write_case(tmp_path, CASES["admission-podsecurity-invalid-level"])
+    with pytest.raises(ValidationError):
+        load_admission_config(path)
+    cfg = load_admission_config(path, enabled_plugins=["NodeRestriction", "EventRateLimit"])
+    assert cfg.pod_security is None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,9 +229,17 @@ def _load_yaml(text: str, source: str) -> Any:
         raise InputError(f"invalid YAML: {exc}", file=source) from exc
 
 
-def parse_admission_config(text: str, source: str, read_path: Any = None) -> AdmissionConfig:
+def parse_admission_config(
+    text: str, source: str, read_path: Any = None, enabled_plugins: Collection[str] | None = None
+) -> AdmissionConfig:
     """Parse an AdmissionConfiguration's text. ``read_path(path) -> (text, name)`` loads a
-    plugin's ``path:`` (only PodSecurity's is followed); without it a path is an error."""
+    plugin's ``path:`` (only PodSecurity's is followed); without it a path is an error.
+
+    ``enabled_plugins``: the admission plugins the API server runs. A plugin's configuration is
+    only read when the plugin is initialised, so with PodSecurity disabled its entry is kept
+    undecoded (``pod_security`` is None) and cannot stop the start. None means PodSecurity is on
+    (the default since 1.23).
+    """
     obj = _load_yaml(text, source)
     if not isinstance(obj, Mapping):
         raise ValidationError("expected an AdmissionConfiguration object", file=source)
@@ -260,7 +268,7 @@ def parse_admission_config(text: str, source: str, read_path: Any = None) -> Adm
         name = entry["name"]
         configuration = entry.get("configuration")
         path = entry.get("path")
-        if name == "PodSecurity":
+        if name == "PodSecurity" and (enabled_plugins is None or "PodSecurity" in enabled_plugins):
             psa_source = f"{source} ({where}.configuration)"
             if configuration is None and path:
                 if read_path is None:
@@ -272,7 +280,9 @@ def parse_admission_config(text: str, source: str, read_path: Any = None) -> Adm
     return AdmissionConfig(source=source, plugins=plugins, pod_security=pod_security)
 
 
-def load_admission_config(path: str | os.PathLike[str]) -> AdmissionConfig:
+def load_admission_config(
+    path: str | os.PathLike[str], *, enabled_plugins: Collection[str] | None = None
+) -> AdmissionConfig:
     """Read and validate the file given to ``--admission-control-config-file``.
 
     Raises :class:`InputError` (unreadable, bad YAML, PodSecurity ``path:`` missing) or
@@ -294,7 +304,7 @@ def load_admission_config(path: str | os.PathLike[str]) -> AdmissionConfig:
             target = p.parent / target
         return read(target), str(target)
 
-    return parse_admission_config(read(p), str(p), read_path)
+    return parse_admission_config(read(p), str(p), read_path, enabled_plugins)
 
 
 def _yaml_list(items: Sequence[str]) -> str:
