@@ -141,3 +141,43 @@ def test_rotated_gzip_set_is_replayed_in_order_and_reproduced() -> None:
     assert d["reproduced"] == {"events": 3904, "of": 3904, "mismatches": 0}
     assert d["source"]["first"] == "2026-11-28T09:13:04.670690Z"
     assert d["source"]["last"] == "2026-11-28T09:13:10.451008Z"
+
+
+CLO_POLICY = DATA / "auditpolicy" / "policies" / "openshift-clo-functional-test-policy.yaml"
+CLO = DATA / "auditpolicy" / "clo"
+
+
+def test_extended_globs_reproduce_the_cluster_logging_operator_filter_output_to_the_byte() -> None:
+    """OpenShift's log filter accepts users: ["*apiserver"]; its expected output is audit-want.log."""
+    r = run_cli(
+        "audit-policy",
+        "simulate",
+        "--policy",
+        str(CLO_POLICY),
+        str(CLO / "audit.log"),
+        "--extended",
+        "-o",
+        "json",
+    )
+    d = json.loads(r.stdout)
+    want = [json.loads(x) for x in (CLO / "audit-want.log").read_text().splitlines()]
+    levels = {lvl: t["events"] for lvl, t in d["candidate"]["byLevel"].items()}
+    assert levels == {"RequestResponse": 1, "Metadata": 2, "Request": 1}
+    assert sorted(w["level"] for w in want) == sorted(lvl for lvl, n in levels.items() for _ in range(n))
+    # The sizes after stripping bodies (and renaming the level) are exactly the filter's output.
+    assert (
+        sum(t["bytes"] for t in d["candidate"]["byLevel"].values()) == (CLO / "audit-want.log").stat().st_size
+    )
+    assert [(x["user"], x["verb"]) for x in d["noLongerLogged"]] == [
+        ("system:serviceaccount:openshift-cluster-version:default", "get")
+    ]
+
+
+def test_without_extended_the_glob_is_literal_as_on_the_server() -> None:
+    r = run_cli("audit-policy", "simulate", "--policy", str(CLO_POLICY), str(CLO / "audit.log"), "-o", "json")
+    d = json.loads(r.stdout)
+    # "*apiserver" matches no user, so system:apiserver's get falls to the None rule for gets.
+    assert [(x["user"], x["verb"]) for x in d["noLongerLogged"]] == [
+        ("system:apiserver", "get"),
+        ("system:serviceaccount:openshift-cluster-version:default", "get"),
+    ]

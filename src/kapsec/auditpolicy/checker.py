@@ -22,6 +22,8 @@ so evaluating allocates nothing beyond the cache key.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kapsec.auditpolicy.model import LEVEL_NONE, Policy, PolicyRule
@@ -48,9 +50,47 @@ class Decision:
         return sorted(self.omit_stages, key=lambda s: (order.get(s, 99), s))
 
 
+class Globs:
+    """A set of names where ``*`` matches any run of characters (the ``--extended`` dialect only).
+
+    Upstream compares users, groups and namespaces literally; some filters built on audit
+    policies (OpenShift's cluster-logging-operator, splunk-audit-exporter) accept globs there.
+    Behaves like the frozenset it replaces on the hot path (``in`` and ``isdisjoint``).
+    """
+
+    __slots__ = ("exact", "patterns")
+
+    def __init__(self, values: Iterable[str]) -> None:
+        vals = list(values)
+        self.exact = frozenset(v for v in vals if "*" not in v)
+        self.patterns = tuple(
+            re.compile("".join(".*" if c == "*" else re.escape(c) for c in v)) for v in vals if "*" in v
+        )
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        return value in self.exact or any(p.fullmatch(value) for p in self.patterns)
+
+    def isdisjoint(self, values: Iterable[str]) -> bool:
+        return not any(v in self for v in values)
+
+
+def _names(values: tuple[str, ...], extended: bool) -> frozenset[str] | Globs | None:
+    if not values:
+        return None
+    if extended and any("*" in v for v in values):
+        return Globs(values)
+    return frozenset(values)
+
+
 # A candidate is (users | None, groups | None, namespaces | None, names | None, decision).
 _Candidate = tuple[
-    frozenset[str] | None, frozenset[str] | None, frozenset[str] | None, frozenset[str] | None, Decision
+    frozenset[str] | Globs | None,
+    frozenset[str] | Globs | None,
+    frozenset[str] | Globs | None,
+    frozenset[str] | None,
+    Decision,
 ]
 
 
@@ -74,10 +114,11 @@ def resource_pattern_matches(pattern: str, resource: str, subresource: str) -> b
 class CompiledPolicy:
     """A policy prepared for fast, repeated evaluation."""
 
-    __slots__ = ("_nonres_cache", "_res_cache", "decisions", "default", "rules")
+    __slots__ = ("_nonres_cache", "_res_cache", "decisions", "default", "extended", "rules")
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, extended: bool = False) -> None:
         self.rules: tuple[PolicyRule, ...] = policy.rules
+        self.extended = extended
         base = frozenset(policy.omit_stages)
         self.decisions: tuple[Decision, ...] = tuple(
             Decision(
@@ -99,10 +140,10 @@ class CompiledPolicy:
         for rule, decision in zip(self.rules, self.decisions, strict=True):
             if rule.verbs and verb not in rule.verbs:
                 continue
-            users = frozenset(rule.users) if rule.users else None
-            groups = frozenset(rule.user_groups) if rule.user_groups else None
+            users = _names(rule.users, self.extended)
+            groups = _names(rule.user_groups, self.extended)
             if rule.namespaces or rule.resources:
-                nss = frozenset(rule.namespaces) if rule.namespaces else None
+                nss = _names(rule.namespaces, self.extended)
                 names: frozenset[str] | None = None
                 if rule.resources:
                     unconditional = False
@@ -143,8 +184,8 @@ class CompiledPolicy:
                 continue
             if rule.non_resource_urls and not any(path_matches(path, s) for s in rule.non_resource_urls):
                 continue
-            users = frozenset(rule.users) if rule.users else None
-            groups = frozenset(rule.user_groups) if rule.user_groups else None
+            users = _names(rule.users, self.extended)
+            groups = _names(rule.user_groups, self.extended)
             out.append((users, groups, None, None, decision))
             if users is None and groups is None:
                 break
@@ -193,19 +234,27 @@ class CompiledPolicy:
         return self.default
 
 
-def compiled(policy: Policy) -> CompiledPolicy:
-    """The policy's evaluator, built on first use and kept on the (frozen) policy."""
-    comp = policy._compiled
+def compiled(policy: Policy, *, extended: bool = False) -> CompiledPolicy:
+    """The policy's evaluator, built on first use and kept on the (frozen) policy.
+
+    ``extended`` accepts ``*`` globs in users, userGroups and namespaces, as some log filters
+    do; the API server never does (the default).
+    """
+    cache = policy._compiled
+    if cache is None:
+        cache = {}
+        object.__setattr__(policy, "_compiled", cache)
+    assert isinstance(cache, dict)
+    comp = cache.get(extended)
     if comp is None:
-        comp = CompiledPolicy(policy)
-        object.__setattr__(policy, "_compiled", comp)
+        comp = cache[extended] = CompiledPolicy(policy, extended=extended)
     assert isinstance(comp, CompiledPolicy)
     return comp
 
 
-def evaluate(policy: Policy, request: RequestAttributes) -> Decision:
+def evaluate(policy: Policy, request: RequestAttributes, *, extended: bool = False) -> Decision:
     """Level, omitted stages and matching rule for ``request`` under ``policy``."""
-    return compiled(policy).check(
+    return compiled(policy, extended=extended).check(
         request.user,
         request.groups,
         request.verb,

@@ -58,7 +58,7 @@ def decision_dict(policy: Policy, decision: Decision, *, with_text: bool = False
 
 
 def explain_lines(
-    policy: Policy, lines: Iterable[bytes], errors: list[BatchError] | None = None
+    policy: Policy, lines: Iterable[bytes], errors: list[BatchError] | None = None, *, extended: bool = False
 ) -> Iterator[bytes]:
     """Yield one JSON line (with ``\\n``) per non-blank input line, in order.
 
@@ -66,7 +66,7 @@ def explain_lines(
     ``errors``; the rest are answered with ``{"id": ..., "level": ..., "omitStages": [...],
     "ruleIndex": ..., "ruleLine": ...}`` (``id`` only when the request has one).
     """
-    comp = compiled(policy)
+    comp = compiled(policy, extended=extended)
     check = comp.check
     decode = _decoder.decode
     tails: dict[int, bytes] = {}

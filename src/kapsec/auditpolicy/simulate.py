@@ -193,7 +193,9 @@ def _who_what(ev: AuditEvent) -> tuple[str, str, str]:
 
 
 def _stripped_size(ev: AuditEvent, size: int, level: str) -> int:
-    """The recorded size minus the objects ``level`` would not record (key and comma included)."""
+    """The recorded size minus the objects ``level`` would not record (key and comma included),
+    and with the new level's name in the ``level`` field."""
+    size += len(level) - len(ev.level)
     if level_rank(level) < level_rank(LEVEL_REQUEST) and ev.requestObject is not None:
         size -= len(ev.requestObject) + len(',"requestObject":')
     if level_rank(level) < level_rank(LEVEL_REQUEST_RESPONSE) and ev.responseObject is not None:
@@ -201,9 +203,15 @@ def _stripped_size(ev: AuditEvent, size: int, level: str) -> int:
     return max(size, 0)
 
 
-def simulate(policy: Policy, events: Iterable[tuple[AuditEvent, int]]) -> SimulationResult:
-    """Replay ``events`` (each with its size in the log) under ``policy``."""
-    comp = compiled(policy)
+def simulate(
+    policy: Policy, events: Iterable[tuple[AuditEvent, int]], *, extended: bool = False
+) -> SimulationResult:
+    """Replay ``events`` (each with its size in the log) under ``policy``.
+
+    ``extended`` evaluates with ``*`` globs in users, groups and namespaces (see
+    :class:`kapsec.auditpolicy.checker.Globs`); the API server never does.
+    """
+    comp = compiled(policy, extended=extended)
     res = SimulationResult()
     in_flight: set[str] = set()
     for ev, size in events:

@@ -50,6 +50,15 @@ def version_option(f: Any) -> Any:
     )(f)
 
 
+def extended_option(f: Any) -> Any:
+    return click.option(
+        "--extended",
+        is_flag=True,
+        help="Accept '*' globs in users, userGroups and namespaces, as OpenShift's log filter and "
+        "splunk-audit-exporter do. The API server never does: without this flag they are literal.",
+    )(f)
+
+
 def _note(text: str) -> None:
     click.echo(text, err=True)
 
@@ -267,6 +276,7 @@ def _open_lines(path: str) -> tuple[BinaryIO, str]:
 @click.option(
     "--batch", metavar="FILE", help="Request-attribute JSON lines ('-' for stdin): one answer per line."
 )
+@extended_option
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
 def explain(  # noqa: PLR0917 - one parameter per click option
     policy_file: str,
@@ -278,6 +288,7 @@ def explain(  # noqa: PLR0917 - one parameter per click option
     name: str,
     path: str,
     batch: str | None,
+    extended: bool,
     output: str,
 ) -> None:
     """Which level and omitted stages a request gets, and the rule that decides.
@@ -305,14 +316,14 @@ def explain(  # noqa: PLR0917 - one parameter per click option
         try:
             if output == "json":
                 buf: list[bytes] = []
-                for line in explain_lines(policy, _block_lines(fh), errors):
+                for line in explain_lines(policy, _block_lines(fh), errors, extended=extended):
                     buf.append(line)
                     if len(buf) >= 8192:
                         out.write(b"".join(buf))
                         buf.clear()
                 out.write(b"".join(buf))
             else:
-                for line in explain_lines(policy, _block_lines(fh), errors):
+                for line in explain_lines(policy, _block_lines(fh), errors, extended=extended):
                     d = json.loads(line)
                     if "error" in d:
                         out.write(f"line {d['line']}: error: {d['error']}\n".encode())
@@ -362,7 +373,7 @@ def explain(  # noqa: PLR0917 - one parameter per click option
         raise UsageError("explain needs --resource (a resource request) or --path (a non-resource request)")
     if user is None and groups:
         raise UsageError("--group needs --user (a request without a user has no groups)")
-    decision = evaluate(policy, req)
+    decision = evaluate(policy, req, extended=extended)
     d = decision_dict(policy, decision, with_text=True)
     if output == "json":
         click.echo(json.dumps({"request": req.to_dict()} | d, indent=2))
@@ -412,8 +423,11 @@ def _mb(n: float) -> str:
     help="Exit 1 unless the candidate reproduces every recorded event (level and stage): "
     "proves which policy wrote a log.",
 )
+@extended_option
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
-def simulate(policy_file: str, logs: Sequence[str], top: int, expect_same: bool, output: str) -> None:
+def simulate(  # noqa: PLR0917 - one parameter per click option
+    policy_file: str, logs: Sequence[str], top: int, expect_same: bool, extended: bool, output: str
+) -> None:
     """Replay real audit LOGs against a candidate policy: volume per level and rule, MB/day,
     what would no longer be logged and what would be logged in more detail.
 
@@ -428,7 +442,7 @@ def simulate(policy_file: str, logs: Sequence[str], top: int, expect_same: bool,
     policy = _load(policy_file)
     reader = importlib.import_module("kapsec.auditlog.reader")
     stats = reader.ReadStats()
-    result = run(policy, _sized_events(logs, stats))
+    result = run(policy, _sized_events(logs, stats), extended=extended)
     for loc, reason in stats.errors[:10]:
         _note(f"kapsec: warning: {loc}: skipped malformed line: {reason}")
     if stats.malformed > 10:
