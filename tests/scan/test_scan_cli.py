@@ -324,3 +324,10 @@ def test_checks_explain_by_id_and_cis_id() -> None:
 def test_checks_explain_unknown() -> None:
     r = run_cli("checks", "explain", "NOPE-1")
     assert (r.code, r.stderr) == (2, "kapsec: error: no check 'NOPE-1' (see kapsec checks list)\n")
+
+
+def test_docs_checks_page_is_the_catalog() -> None:
+    from kapsec.cli.checks import catalog_markdown
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
+    assert page.read_text() == catalog_markdown(), "regenerate with: kapsec checks docs > docs/checks.md"

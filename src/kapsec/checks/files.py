@@ -134,7 +134,7 @@ def file_mode(check: Check, ctx: ScanContext) -> Outcome:
     allowed = int(str(check.rule.args["max"]), 8)
     found = targets(ctx, target)
     if isinstance(found, str):
-        return Outcome(Status.WARN, f"cannot check: {found}", Evidence(detail=found))
+        return Outcome(Status.WARN, f"cannot check: {found}")
     bad = []
     for t in found:
         st = lstat(t.real)
@@ -163,7 +163,7 @@ def file_owner(check: Check, ctx: ScanContext) -> Outcome:
     expected = str(check.rule.args["owner"])
     found = targets(ctx, target)
     if isinstance(found, str):
-        return Outcome(Status.WARN, f"cannot check: {found}", Evidence(detail=found))
+        return Outcome(Status.WARN, f"cannot check: {found}")
     accept = {expected}
     note = ""
     if target == "etcd-data-dir" and expected == "etcd:etcd":
