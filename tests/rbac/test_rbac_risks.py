@@ -202,6 +202,15 @@ def test_risks_cli_json_and_exit_codes(tmp_path: Path) -> None:
         "roleBindings": 10,
         "clusterRoleBindings": 15,
     }
+    assert [(f["id"], f["benchmarks"]) for f in out["findings"]] == [
+        ("RBAC-017", {"cis-1.12": "5.1.1"}),
+        ("RBAC-017", {"cis-1.12": "5.1.1"}),
+        ("RBAC-001", {"cis-1.12": "5.1.2"}),
+        ("RBAC-003", {"cis-1.12": "5.1.4"}),
+        ("RBAC-004", {}),
+        ("RBAC-008", {"cis-1.12": "5.1.10"}),
+        ("RBAC-015", {}),
+    ]
     first = out["findings"][0]
     assert (first["id"], first["evidence"]["detail"]) == (
         "RBAC-017",
@@ -216,9 +225,27 @@ def test_risks_cli_json_and_exit_codes(tmp_path: Path) -> None:
 def test_risks_list_catalog() -> None:
     r = run_cli("rbac", "risks", "--list", "-o", "json")
     assert r.code == 0
-    ids = [x["id"] for x in json.loads(r.stdout)]
+    listed = json.loads(r.stdout)
+    ids = [x["id"] for x in listed]
     assert len(ids) == 17
     assert len(set(ids)) == 17
+    # every CIS 1.12 section 5.1 control about RBAC grants is covered (5.1.5-5.1.7 concern service
+    # accounts and system:masters membership, which RBAC objects cannot show)
+    cis = sorted(
+        {x["benchmarks"]["cis-1.12"] for x in listed if x["benchmarks"]}, key=lambda c: int(c.split(".")[2])
+    )
+    assert cis == [
+        "5.1.1",
+        "5.1.2",
+        "5.1.3",
+        "5.1.4",
+        "5.1.8",
+        "5.1.9",
+        "5.1.10",
+        "5.1.11",
+        "5.1.12",
+        "5.1.13",
+    ]
 
 
 def test_risks_render_in_every_report_format() -> None:

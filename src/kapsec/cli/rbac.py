@@ -548,6 +548,7 @@ def risks_cmd(
                             "attack": r.attack,
                             "remediation": r.remediation,
                             "references": list(r.references),
+                            "benchmarks": dict(r.benchmarks),
                         }
                         for r in cat.risks
                     ],

@@ -10,7 +10,7 @@ findings unless modified.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -35,6 +35,7 @@ _RISK_KEYS = {
     "match",
     "subjects",
     "reaches_service_accounts",
+    "benchmarks",
 }
 _MATCH_KEYS = {"probes", "wildcard", "any", "missing_role", "full_admin"}
 _PROBE_KEYS = {"verbs", "apiGroups", "resources"}
@@ -57,6 +58,7 @@ class Risk:
     reaches_service_accounts: bool = False  # the grant lets one act as the service accounts in scope
     # with require_all: every probe entry must be allowed by some rule of the role (possibly different rules)
     required_groups: tuple[tuple[Query, ...], ...] = ()
+    benchmarks: Mapping[str, str] = field(default_factory=dict)
 
     def role_qualifies(self, rules: Sequence[PolicyRule]) -> bool:
         return all(any(rule_allows_query(r, q) for r in rules for q in g) for g in self.required_groups)
@@ -175,9 +177,20 @@ def parse_catalog(data: Any) -> Catalog:
                 match.get("full_admin") is True,
                 r.get("reaches_service_accounts") is True,
                 tuple(groups) if require_all else (),
+                _benchmarks(r.get("benchmarks"), f"{where} ({rid}).benchmarks"),
             )
         )
     return Catalog(tuple(risks), sensitive)
+
+
+def _benchmarks(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _fail("must map a benchmark (e.g. cis-1.12) to a control id string", where)
+    return dict(value)
 
 
 @lru_cache(maxsize=1)
@@ -417,6 +430,7 @@ def _finding(
         status=status,
         severity=sev,
         message=message,
+        benchmarks=dict(risk.benchmarks),
         evidence=Evidence(file=b.where.file or None, line=b.where.line, value=value, detail=detail),
         remediation=risk.remediation,
         fix_safety=FixSafety.MANUAL,
