@@ -156,6 +156,10 @@ def test_simulate_cli_json_and_text() -> None:
     text = run_cli("pss", "simulate", "--from", str(SNAPSHOT), "--version", "v1.30")
     assert text.code == 0
     lines = text.stdout.splitlines()
+    [payments_row] = [line for line in lines if line.startswith("│ payments ")]
+    assert "running objects violate the current" in payments_row
+    [prod_row] = [line for line in lines if line.startswith("│ prod ")]
+    assert "ok: already enforces baseline" in prod_row
     start = lines.index(
         "# Labels that break nothing (enforce the strictest level every existing pod passes):"
     )

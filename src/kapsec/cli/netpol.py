@@ -9,7 +9,7 @@ import click
 
 from kapsec import __version__
 from kapsec.cli.common import exit_code_for, fail_on_option
-from kapsec.cli.snapshot import input_options, load_inputs, report_problems
+from kapsec.cli.snapshot import input_options, load_inputs, report_problems, table_console
 
 
 @click.group("netpol")
@@ -123,10 +123,9 @@ def check(
 
 
 def _print_text(cov: Any, findings: list[Any], include_system: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=True, highlight=False)
+    console = table_console()
     ns_table = Table(title="NetworkPolicy coverage per namespace")
     for col in ("namespace", "default-deny ingress", "default-deny egress", "pods", "unselected", "policies"):
         ns_table.add_column(col)

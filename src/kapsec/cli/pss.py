@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from kapsec.cli.snapshot import input_options, load_inputs, report_problems
+from kapsec.cli.snapshot import input_options, load_inputs, report_problems, table_console
 from kapsec.errors import InputError
 
 LEVELS = ["privileged", "baseline", "restricted"]
@@ -234,10 +234,9 @@ def _ns_json(r: Any) -> dict[str, Any]:
 
 
 def _print_simulation(results: list[Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=True, highlight=False)
+    console = table_console()
     table = Table(title="Pod Security rollout", show_lines=False)
     for col in (
         "namespace",
@@ -252,6 +251,8 @@ def _print_simulation(results: list[Any]) -> None:
     for r in results:
         if r.exempt:
             verdict = "exempt (admission config)"
+        elif r.refused("current"):
+            verdict = "running objects violate the current enforce level"
         elif r.recommended is None or r.recommended.value == "privileged":
             verdict = "needs fixes before baseline"
         elif r.already_enforced:

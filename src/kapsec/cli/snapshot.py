@@ -75,6 +75,17 @@ def load_inputs(
     return loaded
 
 
+def table_console() -> Any:
+    """A rich Console for tables: the terminal's width, or wide lines when piped (one row per
+    line, so the output can be grepped)."""
+    import sys
+
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() else 220
+    return Console(width=width, soft_wrap=True, highlight=False)
+
+
 def report_problems(loaded: LoadedObjects) -> None:
     for p in loaded.problems:
         click.echo(f"kapsec: warning: {p}", err=True)
