@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from tls_factory import issue, write
 from helpers import DATA, run_cli
 from kapsec.model.findings import Severity, Status
 from kapsec.tls import ciphers
-from kapsec.tls.probe import ANONYMOUS_PATHS, _judge_anonymous, parse_target
+from kapsec.tls.probe import ANONYMOUS_PATHS, Prober, _judge_anonymous, parse_target
 
 pytestmark = pytest.mark.openssl
 
@@ -474,3 +475,30 @@ def test_no_ciphers_reports_only_the_negotiated_suites(s_server: Server) -> None
         probe["handshakes"] == 5
     )  # one per version, and one more to see the TLS 1.3 certificate_required alert
     assert code == 0
+
+
+class _NoCallbackContext(ssl.SSLContext):
+    """An SSLContext on which the message-callback hook does nothing (as on an interpreter without it)."""
+
+    _msg_callback = None
+
+
+def test_without_the_message_callback_completed_handshakes_still_answer(
+    s_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addr = s_server("-no_tls1", "-no_tls1_1", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA")
+    monkeypatch.setattr(Prober, "context_class", _NoCallbackContext)
+    code, doc = probe_json(addr)
+    probe = doc["probe"]
+    assert probe["versions"] == {
+        "TLSv1.0": "refused",
+        "TLSv1.1": "refused",
+        "TLSv1.2": "accepted",
+        "TLSv1.3": "accepted",
+    }
+    assert sorted(s["iana"] for s in probe["cipherSuites"]["TLSv1.2"]) == [
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    ]
+    assert [c["subject"] for c in probe["chain"]] == ["CN=kube-apiserver"]  # the leaf only
+    assert code == 1

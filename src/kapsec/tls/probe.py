@@ -293,8 +293,10 @@ class Prober:
         self.server_name = server_name if server_name is not None else target.server_name
         self.connects = 0
 
+    context_class: type[ssl.SSLContext] = ssl.SSLContext
+
     def _context(self, version: Version, cipher_list: str | None) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx = self.context_class(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         with warnings.catch_warnings():
@@ -345,6 +347,8 @@ class Prober:
         try:
             with ctx.wrap_socket(sock, server_hostname=self.server_name) as tls:
                 result.completed = True
+                if result.server_hello_version is None:  # no message callback: what the handshake ended with
+                    _from_completed(tls, result)
                 if watch_after > 0:
                     result.alert_after_handshake = _watch(tls, watch_after)
         except ssl.SSLError as exc:
@@ -353,9 +357,21 @@ class Prober:
             result.error = exc.strerror or type(exc).__name__
         finally:
             sock.close()
-        if version is Version.TLS1_3 and result.completed and result.server_hello_version is None:
-            result.server_hello_version = Version.TLS1_3.wire  # no callback (other Python): trust completion
         return result
+
+
+_WIRE = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
+
+
+def _from_completed(tls: ssl.SSLSocket, result: Handshake) -> None:
+    """Fill ``result`` from a completed handshake (for an interpreter without the message callback)."""
+    result.server_hello_version = _WIRE.get(tls.version() or "")
+    cipher = tls.cipher()
+    suite = ciphers.by_openssl_name(cipher[0]) if cipher else None
+    result.cipher_code = suite.code if suite else None
+    leaf = tls.getpeercert(binary_form=True)
+    if leaf and not result.chain:
+        result.chain = [leaf]
 
 
 def _watch(tls: ssl.SSLSocket, seconds: float) -> str | None:
