@@ -783,7 +783,7 @@ def audit_log_mount(check: Check, ctx: ScanContext) -> Outcome:
 # ------------------------------------------------------------------ live-cluster checklist items
 
 
-def _snapshot_status(ctx: ScanContext, module: str, what: str) -> Outcome:
+def _snapshot_status(ctx: ScanContext, module: str, what: str, **kwargs: object) -> Outcome:
     if not ctx.snapshot:
         return Outcome(Status.WARN, f"{what} needs a live cluster or --snapshot FILE (kapsec snapshot)")
     import importlib
@@ -795,8 +795,9 @@ def _snapshot_status(ctx: ScanContext, module: str, what: str) -> Outcome:
         return Outcome(Status.WARN, f"{what}: not available in this build", Evidence(file=ctx.snapshot))
     from kapsec.sources.objects import load_paths
 
-    loaded = ctx.cached("snapshot", lambda: load_paths([ctx.snapshot]))
-    status, reason = status_fn(loaded)
+    snapshot = ctx.snapshot
+    loaded = ctx.cached("snapshot", lambda: load_paths([snapshot]))
+    status, reason = status_fn(loaded, **kwargs)
     return Outcome(status, reason, Evidence(file=ctx.snapshot))
 
 
@@ -807,7 +808,27 @@ def network_policies(check: Check, ctx: ScanContext) -> Outcome:
 
 @predicate("pod_security_standards")
 def pod_security_standards(check: Check, ctx: ScanContext) -> Outcome:
-    return _snapshot_status(ctx, "kapsec.pss", "Pod Security Standards enforcement")
+    cfg = ctx.config
+    if "PodSecurity" not in cfg.admission_plugins():
+        return Outcome(
+            Status.FAIL,
+            "the PodSecurity admission plugin is not active: pod-security.kubernetes.io labels are ignored",
+            cfg.evidence(
+                "disable-admission-plugins"
+                if cfg.is_set("disable-admission-plugins")
+                else "enable-admission-plugins"
+            ),
+        )
+    kwargs: dict[str, object] = {}
+    if cfg.get_str("admission-control-config-file"):
+        ac, err = _admission(ctx)
+        if err is not None:
+            return Outcome(
+                Status.WARN, f"the PodSecurity defaults cannot be read: {err.message}", err.evidence
+            )
+        if getattr(ac, "pod_security", None) is not None:
+            kwargs["config"] = getattr(ac, "pod_security")  # noqa: B009
+    return _snapshot_status(ctx, "kapsec.pss", "Pod Security Standards enforcement", **kwargs)
 
 
 __all__ = ["PREDICATES", "authorizer_types", "fl"]

@@ -128,7 +128,7 @@ _SPECS: tuple[FlagSpec, ...] = (
     FlagSpec("storage-media-type", S, "application/vnd.kubernetes.protobuf"),
     FlagSpec("strict-transport-security-directives", L),
     FlagSpec("tracing-config-file", S, added=22),
-    FlagSpec("version", S),
+    FlagSpec("version", B, note="version[=true]: a bare --version prints the version"),
     FlagSpec("watch-cache", B, "true"),
     FlagSpec("watch-cache-sizes", L),
     FlagSpec("v", I, "0"),
@@ -139,6 +139,16 @@ _SPECS: tuple[FlagSpec, ...] = (
     FlagSpec("log-json-split-stream", B, added=22),
     FlagSpec("log-text-info-buffer-size", S, added=28),
     FlagSpec("log-text-split-stream", B, added=28),
+    # flags of older releases; when they went away is not recorded, so they are never reported
+    FlagSpec("azure-container-registry-config", S),
+    FlagSpec("experimental-logging-sanitization", B),
+    FlagSpec("enable-swagger-ui", B),
+    FlagSpec("target-ram-mb", I),
+    FlagSpec("kubelet-read-only-port", I),
+    FlagSpec("kubelet-port", I),
+    FlagSpec("deserialization-cache-size", I),
+    FlagSpec("storage-versions", S),
+    FlagSpec("repair-malformed-updates", B),
     # klog flags removed from the components in 1.26 (KEP-2845)
     *(
         FlagSpec(n, t, removed=26, note="klog flag removed from kube-apiserver in 1.26 (KEP-2845)")
