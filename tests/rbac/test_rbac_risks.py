@@ -49,6 +49,7 @@ def test_catalog_loads_and_covers_the_issue_list() -> None:
         "RBAC-014",
         "RBAC-015",
         "RBAC-016",
+        "RBAC-018",
     ]
     assert all(r.attack and r.remediation and r.severity for r in cat.risks)
     assert cat.sensitive_namespaces == frozenset({"kube-system"})
@@ -166,7 +167,7 @@ def _raw_catalog() -> dict[str, Any]:
     [
         (
             lambda d: d["risks"].append(copy.deepcopy(d["risks"][1])),
-            "risks.yaml: risks[17]: duplicate id RBAC-001",
+            "risks.yaml: risks[18]: duplicate id RBAC-001",
         ),
         (lambda d: d["risks"][0].update(colour="red"), "risks.yaml: risks[0]: unknown keys ['colour']"),
         (
@@ -227,10 +228,10 @@ def test_risks_list_catalog() -> None:
     assert r.code == 0
     listed = json.loads(r.stdout)
     ids = [x["id"] for x in listed]
-    assert len(ids) == 17
-    assert len(set(ids)) == 17
-    # every CIS 1.12 section 5.1 control about RBAC grants is covered (5.1.5-5.1.7 concern service
-    # accounts and system:masters membership, which RBAC objects cannot show)
+    assert len(ids) == 18
+    assert len(set(ids)) == 18
+    # every CIS 1.12 section 5.1 control about RBAC grants is covered (5.1.6-5.1.7 concern token
+    # mounting and system:masters membership, which RBAC objects cannot show)
     cis = sorted(
         {x["benchmarks"]["cis-1.12"] for x in listed if x["benchmarks"]}, key=lambda c: int(c.split(".")[2])
     )
@@ -239,6 +240,7 @@ def test_risks_list_catalog() -> None:
         "5.1.2",
         "5.1.3",
         "5.1.4",
+        "5.1.5",
         "5.1.8",
         "5.1.9",
         "5.1.10",
@@ -338,3 +340,17 @@ def test_csr_approval_needs_both_halves() -> None:
     # a signer restricted by name is not "any signer"
     named = {**signer, "resourceNames": ["kubernetes.io/kube-apiserver-client-kubelet"]}
     assert assess(RbacStore.from_dicts(_grant("named", "", [approval, named]))) == []
+
+
+def test_grant_to_a_default_service_account() -> None:
+    objs = _grant("reader", "prod", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}])
+    objs[1]["subjects"] = [
+        {"kind": "ServiceAccount", "name": "default"},
+        {"kind": "ServiceAccount", "name": "app"},
+    ]
+    findings = assess(RbacStore.from_dicts(objs))
+    assert _keys(findings) == [("RBAC-018", "fail", "medium", "RoleBinding prod/reader")]
+    assert findings[0].message.startswith(
+        'RoleBinding prod/reader grants Role prod/reader to ServiceAccount "default/prod" in namespace prod: rule 0 allows it.'
+    )
+    assert findings[0].benchmarks == {"cis-1.12": "5.1.5"}
