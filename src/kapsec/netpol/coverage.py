@@ -250,6 +250,8 @@ def analyse(loaded: LoadedObjects) -> Coverage:
     policies: dict[str, list[Policy]] = defaultdict(list)
     for obj, where in loaded.objects:
         kind = obj.get("kind")
+        if not isinstance(kind, str):
+            continue
         meta = _meta(obj)
         ns = str(meta.get("namespace") or "default")
         if kind == "Namespace" and meta.get("name"):
