@@ -526,9 +526,11 @@ def risks_cmd(
     \b
     The catalog (kapsec rbac risks --list) covers reading Secrets, creating workloads, exec and
     attach, escalate, bind, impersonate, nodes/proxy, service-account tokens, CSR approval and
-    signing, admission configuration, PersistentVolumes, wildcard rules, grants to anonymous or
-    all users, and bindings to missing roles. Default bootstrap grants are not findings unless
-    modified. Exit codes: 0 nothing failed at or above --fail-on, 1 otherwise, 2 errors.
+    signing, admission configuration, PersistentVolumes, wildcard rules, full administrators,
+    grants to anonymous or all users or to default service accounts, and bindings to missing
+    roles, each mapped to its CIS 1.12 control. Default bootstrap grants (including the
+    controller-manager's) are not findings unless modified.
+    Exit codes: 0 nothing failed at or above --fail-on, 1 otherwise, 2 errors.
     """
     from kapsec import __version__
     from kapsec.model.findings import Report
