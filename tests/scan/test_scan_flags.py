@@ -450,3 +450,19 @@ def test_paths_map_through_hostpath_mounts() -> None:
     assert c.host_path("/var/lib/trace/trace.yaml") == "/tmp/trace/trace.yaml"
     assert c.host_path("/etc/kubernetes/pki/ca.crt") == "/etc/kubernetes/pki/ca.crt"
     assert c.host_path("/opt/unmounted.yaml") is None
+
+
+def test_process_version_from_the_node_manifest(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "7").mkdir(parents=True)
+    (proc / "7" / "cmdline").write_bytes(b"kube-apiserver\0--profiling=false\0")
+    node = tmp_path / "node"
+    (node / "etc/kubernetes/manifests").mkdir(parents=True)
+    (node / "etc/kubernetes/manifests/kube-apiserver.yaml").write_text(
+        (REAL / "kubeadm-v1.29-zeta-linux/kube-apiserver.yaml").read_text()
+    )
+    c = src.from_process(str(proc), node_root=str(node))
+    assert c.version == K8sVersion(
+        29, "v1.29.0", "image tag in /etc/kubernetes/manifests/kube-apiserver.yaml"
+    )
+    assert c.notes == ()

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kapsec.errors import InputError, UsageError
+from kapsec.errors import InputError, KapsecError, UsageError
 from kapsec.model import flags as fl
 from kapsec.model.apiserver import (
     ApiServerConfig,
@@ -315,8 +315,30 @@ def from_command_line(text: str, name: str, *, k8s_version: str | None = None) -
     raise InputError("no kube-apiserver command line found in the file", file=name)
 
 
-def from_process(proc: str = "/proc", *, k8s_version: str | None = None) -> ApiServerConfig:
-    """The first running process whose command line is a kube-apiserver."""
+def manifest_version(node_root: str = "/") -> K8sVersion | None:
+    """The version in the image tag of the node's API server manifest, if there is one."""
+    for rel in MANIFEST_CANDIDATES:
+        path = os.path.join(node_root, rel)
+        if not os.path.isfile(path):
+            continue
+        try:
+            located = find_in_documents(load_documents(read_text(path), path), path)
+        except KapsecError:
+            continue
+        v = version_from_image(located.image) if located else None
+        if v is not None:
+            return K8sVersion(v.minor, v.text, f"image tag in /{rel}")
+    return None
+
+
+def from_process(
+    proc: str = "/proc", *, k8s_version: str | None = None, node_root: str = "/"
+) -> ApiServerConfig:
+    """The first running process whose command line is a kube-apiserver.
+
+    Its version comes from --k8s-version, else from the image tag of the node's static pod
+    manifest (kubeadm, RKE2, Talos layouts), else it is assumed.
+    """
     try:
         pids = sorted((p for p in os.listdir(proc) if p.isdigit()), key=int)
     except OSError as exc:
@@ -340,6 +362,7 @@ def from_process(proc: str = "/proc", *, k8s_version: str | None = None) -> ApiS
             source="process",
             file=path,
             k8s_version=k8s_version,
+            fallback=None if k8s_version else manifest_version(node_root),
             extra={"pid": int(pid), "proc_root": f"{proc}/{pid}/root"},
         )
     raise InputError(
@@ -541,7 +564,7 @@ def load(
     if cmdline:
         return from_command_line(read_text(cmdline), cmdline, k8s_version=k8s_version)
     if process:
-        return from_process(proc, k8s_version=k8s_version)
+        return from_process(proc, k8s_version=k8s_version, node_root=root or "/")
     if root is None:
         raise UsageError(
             "nothing to scan: give --root DIR, --manifest FILE, --process, --kubeadm-config FILE or --cmdline FILE"
