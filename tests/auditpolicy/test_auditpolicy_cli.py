@@ -79,7 +79,7 @@ def test_lint_text_and_exit_code() -> None:
     assert "AP021" in r.stdout
     assert "AP040" in r.stdout
     assert "AP023" in r.stdout
-    assert "Summary: 3 failed (2 medium, 1 low)" in r.stdout
+    assert "Summary: 4 failed (2 medium, 2 low)" in r.stdout
     r = run_cli("audit-policy", "lint", ORACLE_POLICY, "--no-detections", "--fail-on", "high")
     assert r.code == 0
 
@@ -231,7 +231,7 @@ def test_guide_moderate_keeps_the_guides_rules_and_adds_only_the_catch_all() -> 
     policy = load_policy_text(generate("guide-moderate"), "g")
     oracle = load_policy_text(Path(ORACLE_POLICY).read_text(), "o")
     assert policy.to_dict() == oracle.to_dict()  # the oracle ran the guide's policy plus this catch-all
-    assert [s.check_id for s in policy.suppressions] == ["AP023", "AP060", "AP040", "AP021"]
+    assert [s.check_id for s in policy.suppressions] == ["AP023", "AP060", "AP042", "AP040", "AP021"]
 
 
 def test_generate_from_log_adds_noise_rules_before_the_catch_all(tmp_path: Path) -> None:
@@ -289,6 +289,6 @@ def test_lint_sarif_names_rule_ids_and_lines() -> None:
     assert r.code == 1
     sarif = json.loads(r.stdout)
     results = sarif["runs"][0]["results"]
-    assert sorted(x["ruleId"] for x in results) == ["AP021", "AP023", "AP040"]
+    assert sorted(x["ruleId"] for x in results) == ["AP021", "AP023", "AP040", "AP042"]
     lines = sorted(x["locations"][0]["physicalLocation"]["region"]["startLine"] for x in results)
-    assert lines == [8, 18, 24]
+    assert lines == [8, 8, 18, 24]

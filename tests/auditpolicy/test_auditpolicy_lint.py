@@ -24,8 +24,9 @@ PINNED = {
         ("AP040", "medium", 8),
         ("AP040", "medium", 60),
         ("AP041", "low", 72),
+        ("AP042", "low", 8),
     ],
-    "gke-configure-helper-audit-policy.yaml": [],
+    "gke-configure-helper-audit-policy.yaml": [("AP042", "low", 84)],
     "k3s-hardening-guide-audit-policy.yaml": [("AP013", "medium", 7)],
     "kops-docs-example-audit-policy.yaml": [("AP013", "medium", 8)],
     "kubernetes-docs-audit-policy.yaml": [
@@ -33,8 +34,9 @@ PINNED = {
         ("AP023", "low", 64),
         ("AP040", "medium", 8),
         ("AP041", "low", 58),
+        ("AP042", "low", 8),
     ],
-    "kubespray-apiserver-audit-policy.yaml": [],
+    "kubespray-apiserver-audit-policy.yaml": [("AP042", "low", 81)],
     "openshift-clo-functional-test-policy.yaml": [
         ("AP004", "high", 9),
         ("AP013", "medium", 9),
@@ -44,6 +46,7 @@ PINNED = {
         ("AP030", "high", 11),
         ("AP032", "high", 11),
         ("AP041", "low", 13),
+        ("AP042", "low", 9),
     ],
     "openshift-library-go-allrequestbodies.yaml": [
         ("AP001", "high", 38),
@@ -118,13 +121,19 @@ def test_typo_policy_message_names_the_field_and_the_effect() -> None:
 
 def test_oracle_moderate_policy_findings() -> None:
     findings = lint(load_policy_file(ORACLE_POLICY))
-    assert not_passed(findings) == [("AP021", "medium", 18), ("AP023", "low", 24), ("AP040", "medium", 8)]
+    assert not_passed(findings) == [
+        ("AP021", "medium", 18),
+        ("AP023", "low", 24),
+        ("AP040", "medium", 8),
+        ("AP042", "low", 8),
+    ]
     assert [f.message for f in findings if f.status is Status.FAIL] == [
         "rule 2 (line 18) logs configmap data at Request for create, patch, update in namespace kube-system.",
         "configmaps, secrets, serviceaccounts/token, tokenreviews are logged at Metadata only because nothing "
         "matches them before the catch-all rule 3 (line 24).",
         "rule 0 (line 8) logs list responses at RequestResponse for pods: every object returned is written to "
         "the log.",
+        "2 rule(s) log bodies with their managedFields (rule 0 (line 8), rule 2 (line 18)).",
     ]
     # The pods rule does not match subresources: exec/attach/portforward are Metadata via the catch-all.
     assert {f.id for f in findings if f.status is Status.PASS} >= {
@@ -153,6 +162,7 @@ def test_guide_moderate_as_published_is_flagged() -> None:
         "AP033",
         "AP034",
         "AP040",
+        "AP042",
     ]
     [ap034] = by_id(findings, "AP034")
     assert ap034.message.startswith(
@@ -292,6 +302,7 @@ def test_suppressions_inside_a_rule_in_the_header_and_unused() -> None:
         ("AP013", "skip", 6),
         ("AP023", "fail", 10),
         ("AP040", "skip", 6),
+        ("AP042", "fail", 6),
         ("AP090", "fail", 2),
         ("AP090", "fail", 11),
     ]

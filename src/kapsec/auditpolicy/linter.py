@@ -229,6 +229,14 @@ CHECKS: dict[str, Check] = {
             "(level None) as the GKE policy does.",
         ),
         Check(
+            "AP042",
+            "request and response bodies keep metadata.managedFields",
+            Severity.LOW,
+            "Add 'omitManagedFields: true' at the top of the policy (Kubernetes 1.23+): managedFields "
+            "are server-side-apply bookkeeping, often a third of a logged object, and never needed to "
+            "answer who changed what.",
+        ),
+        Check(
             "AP050",
             "rule can never match: an earlier rule matches every request it does",
             Severity.MEDIUM,
@@ -835,6 +843,21 @@ class _Linter:
                 value=level,
             )
 
+    def managed_fields(self) -> None:
+        offenders = [
+            i
+            for i, d in enumerate(self.comp.decisions)
+            if level_rank(d.level) >= level_rank(LEVEL_REQUEST) and not d.omit_managed_fields
+        ]
+        if offenders:
+            where = ", ".join(self.rule_where(i) for i in offenders[:5])
+            more = f" and {len(offenders) - 5} more" if len(offenders) > 5 else ""
+            self.add(
+                "AP042",
+                f"{len(offenders)} rule(s) log bodies with their managedFields ({where}{more}).",
+                rule_index=offenders[0],
+            )
+
     # -- detections ----------------------------------------------------------------------------
 
     def detections(self, needs: Sequence[Need]) -> None:
@@ -988,6 +1011,7 @@ def lint_policy(policy: Policy, needs: Sequence[Need] | None = None) -> list[Fin
     linter.sensitive_only_by_catch_all()
     linter.coverage()
     linter.volume()
+    linter.managed_fields()
     if needs:
         linter.detections(needs)
     findings = linter.apply_suppressions()

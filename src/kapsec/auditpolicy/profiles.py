@@ -62,6 +62,7 @@ GUIDE_MODERATE = """\
 # The guide's trade-offs, kept and explained (see 'kapsec audit-policy lint --all'):
 # kapsec-lint: ignore=AP023 Secrets and tokens reach Metadata through the catch-all, as the guide intends
 # kapsec-lint: ignore=AP060 RBAC and workload writes stay at Metadata as in the guide; detections that read request bodies need --profile recommended
+# kapsec-lint: ignore=AP042 the guide predates omitManagedFields (Kubernetes 1.23+); add 'omitManagedFields: true' to cut body volume
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages:
@@ -99,6 +100,8 @@ CIS = """\
 #
 # Why each rule exists:
 #   omitStages  RequestReceived is dropped: the ResponseComplete event carries the same metadata.
+#   omitManagedFields  logged bodies leave out managedFields (server-side-apply bookkeeping;
+#           Kubernetes 1.23+).
 #   rule 0  Secrets, ConfigMaps, TokenRequests and TokenReviews at Metadata only: their bodies hold
 #           credentials (CIS: "only log Metadata for requests to Secrets, ConfigMaps, and TokenReviews").
 #   rule 1  exec, attach, port-forward and proxy at Metadata: the command is in the request URI,
@@ -111,6 +114,7 @@ apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages:
   - "RequestReceived"
+omitManagedFields: true
 rules:
   - level: Metadata
     resources:
@@ -142,6 +146,8 @@ _RECOMMENDED_HEAD = """\
 #
 # Why each rule exists:
 #   omitStages  RequestReceived is dropped: the ResponseComplete event carries the same metadata.
+#   omitManagedFields  logged bodies leave out managedFields (server-side-apply bookkeeping,
+#           often a third of an object; Kubernetes 1.23+).
 #   rule 0  Secrets, ConfigMaps, TokenRequests and TokenReviews at Metadata, first, so no later
 #           rule can log their contents (ConfigMaps often hold credentials too).
 #   rule 1  Authenticated discovery, health and version probes dropped: kubectl and every
@@ -162,6 +168,7 @@ apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages:
   - "RequestReceived"
+omitManagedFields: true
 rules:
   # kapsec-lint: ignore=AP060 ConfigMap and Secret bodies are never logged (they hold credentials): detections reading them stay blind by design
   - level: Metadata
