@@ -45,8 +45,8 @@ def _b64(data: bytes) -> str:
 
 
 class _KV(msgspec.Struct):
-    key: str
-    value: str = ""
+    key: bytes  # msgspec decodes the gateway's base64 strings into bytes (in C)
+    value: bytes = b""
 
 
 class _Header(msgspec.Struct):
@@ -226,11 +226,11 @@ class EtcdReader:
             while True:
                 upcoming: Future[_RangeResponse] | None = None
                 if page.more and page.kvs:
-                    last = base64.b64decode(page.kvs[-1].key)
+                    last = page.kvs[-1].key
                     upcoming = pool.submit(fetch, last + b"\x00", revision)
                 try:
                     for kv in page.kvs:
-                        yield base64.b64decode(kv.key), base64.b64decode(kv.value)
+                        yield kv.key, kv.value
                 except BaseException:  # the caller stopped early (or failed): drop the prefetch
                     if upcoming is not None:
                         upcoming.cancel()
