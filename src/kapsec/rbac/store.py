@@ -30,7 +30,7 @@ from kapsec.rbac.model import (
     parse_binding,
     parse_role,
 )
-from kapsec.sources.objects import LoadedObjects
+from kapsec.sources.objects import LoadedObjects, SourceRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,6 @@ class RbacStore:
     @classmethod
     def from_dicts(cls, objects: Iterable[Mapping[str, Any]], *, name: str = "<input>") -> RbacStore:
         """Build from plain object dicts (used by tests and by callers holding objects)."""
-        from kapsec.sources.objects import SourceRef
-
         loaded = LoadedObjects()
         for o in objects:
             loaded.objects.append((dict(o), SourceRef(name)))
