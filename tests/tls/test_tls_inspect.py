@@ -545,3 +545,52 @@ def test_kubelet_serving_certificate_against_kubelet_ca(tree: Tree) -> None:
             "(--kubelet-certificate-authority): issued by 'node1-ca@1700000000', not by the CA ('kubernetes')",
         )
     ]
+
+
+def test_kubeconfig_with_invalid_base64_warns(tree: Tree) -> None:
+    conf = (tree.root / "etc/kubernetes/admin.conf").read_text()
+    start = conf.index("client-certificate-data: ") + len("client-certificate-data: ")
+    write(
+        tree.root / "etc/kubernetes/admin.conf",
+        (conf[:start] + "not*base64" + conf[conf.index("\n", start) :]).encode(),
+        0o600,
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 0
+    assert not_passing(doc) == [
+        (
+            "TLS-FILE-READ",
+            "warn",
+            "/etc/kubernetes/admin.conf#users[kubernetes-admin].client-certificate-data: "
+            "not valid base64 (Only base64 data is allowed)",
+        )
+    ]
+
+
+def test_encrypted_key_and_der_certificate(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    leaf = issue("der-leaf")
+    write(tmp_path / "leaf.crt", leaf.cert.public_bytes(serialization.Encoding.DER), 0o644)
+    encrypted = leaf.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"),
+    )
+    write(tmp_path / "leaf.key", encrypted, 0o600)
+    code, doc = inspect_json(str(tmp_path))
+    assert code == 0
+    assert not_passing(doc) == [
+        (
+            "TLS-KEY-PAIR",
+            "warn",
+            f"{tmp_path}/leaf.crt: key {tmp_path}/leaf.key unreadable: "
+            "the private key is encrypted (the API server cannot use it either)",
+        ),
+        (
+            "TLS-FILE-READ",
+            "warn",
+            f"{tmp_path}/leaf.key: the private key is encrypted (the API server cannot use it either)",
+        ),
+    ]
+    assert [c["subject"] for c in doc["certificates"]] == ["CN=der-leaf"]

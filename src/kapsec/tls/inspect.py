@@ -85,8 +85,11 @@ class Source:
     display: str
     path: Path | None = None
     data: bytes | None = None
+    error: str | None = None  # why the embedded data cannot be used (e.g. not base64)
 
     def read(self) -> bytes:
+        if self.error is not None:
+            raise InputError(self.error, file=self.display)
         if self.data is not None:
             return self.data
         assert self.path is not None
@@ -525,8 +528,8 @@ def _embedded(rel: str, field_path: str, body: dict[str, Any], r: _Root, conf: P
     if isinstance(value, str) and value:
         try:
             raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b"(invalid base64)"
+        except (binascii.Error, ValueError) as exc:
+            return Source(f"{rel}#{field_path}", None, b"", error=f"not valid base64 ({exc})")
         return Source(f"{rel}#{field_path}", None, raw)
     file_key = data_key.removesuffix("-data")
     path = body.get(file_key)
