@@ -298,3 +298,34 @@ def test_k8s_version_bounds_latest(tmp_path: Path) -> None:
     bad = run_cli("pss", "check", str(f), "--level", "baseline", "--k8s-version", "2.0")
     assert bad.code == 2
     assert "expected a Kubernetes version like 1.30" in bad.stderr
+
+
+def test_check_cli_reports(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: shop}\n"
+        "spec: {hostPID: true, containers: [{name: s, image: b, securityContext: {privileged: true}}]}\n"
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: ok, namespace: shop}\nspec: {containers: [{name: s, image: b}]}\n"
+    )
+    sarif = run_cli("pss", "check", str(f), "--level", "baseline", "-o", "sarif")
+    assert sarif.code == 1
+    doc = json.loads(sarif.stdout)
+    results = [(r["ruleId"], r["message"]["text"]) for r in doc["runs"][0]["results"]]
+    assert results == [
+        (
+            "PSS-hostNamespaces",
+            'Pod Security baseline: hostNamespaces: Pod/shop/debug: violates PodSecurity "baseline:latest": '
+            "host namespaces (hostPID=true)",
+        ),
+        (
+            "PSS-privileged",
+            'Pod Security baseline: privileged: Pod/shop/debug: violates PodSecurity "baseline:latest": '
+            'privileged (container "s" must not set securityContext.privileged=true)',
+        ),
+    ]
+    junit = run_cli("pss", "check", str(f), "--level", "baseline", "-o", "junit")
+    assert junit.code == 1
+    root = ET.fromstring(junit.stdout)
+    assert len(root.findall(".//failure")) == 2

@@ -61,7 +61,14 @@ def pss() -> None:
     help="The cluster's Kubernetes version: `latest` then means the newest rules that API server "
     "knows (default: the newest rules kapsec knows, v1.37).",
 )
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "sarif", "junit", "markdown", "html"]),
+    default="text",
+    show_default=True,
+    help="text, json (a list per object), or a findings report (one finding per failing check).",
+)
 def check(
     *, files: tuple[str, ...], level: str, version_text: str, k8s_version: str | None, output: str
 ) -> None:
@@ -78,6 +85,7 @@ def check(
     """
     from kapsec.pss.api import Level
     from kapsec.pss.evaluate import evaluate, is_pod_carrier
+    from kapsec.pss.findings import Checked, check_findings
     from kapsec.pss.simulate import object_ref
     from kapsec.sources.objects import LoadedObjects, load_paths, load_text
 
@@ -90,6 +98,7 @@ def check(
     load_paths(paths, loaded)
     report_problems(loaded)
     rows: list[dict[str, Any]] = []
+    checked: list[Checked] = []
     for obj, where in loaded.objects:
         if not is_pod_carrier(obj):
             continue
@@ -97,6 +106,7 @@ def check(
         if result is None:
             click.echo(f"kapsec: warning: {where}: {object_ref(obj)} has no pod template; skipped", err=True)
             continue
+        checked.append(Checked(object_ref(obj), where, result))
         rows.append(
             {
                 "object": object_ref(obj),
@@ -114,6 +124,18 @@ def check(
         click.echo(
             json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], indent=2)
         )
+    elif output != "text":
+        from kapsec import __version__
+        from kapsec.model.findings import Report
+        from kapsec.report import render
+
+        report = Report(
+            tool="kapsec",
+            version=__version__,
+            target={"kind": "pod-security", "level": f"{level}:{version}", "files": list(files)},
+            findings=check_findings(checked),
+        )
+        click.echo(render(report, output), nl=False)
     else:
         for r in rows:
             status = "allowed" if r["allowed"] else "DENIED "
