@@ -123,7 +123,12 @@ def who_can(store: RbacStore, request: RequestAttributes, *, super_user: str = "
                 continue
             b = bindings[i]
             for s in b.subjects:
-                entries.append(WhoCanEntry(s, b, res.role, idx, res.role.rules[idx]))
+                note = ""
+                if s.kind == "ServiceAccount" and s.sa_user(b.namespace) is None:
+                    note = "a ServiceAccount without a namespace in a ClusterRoleBinding matches nobody"
+                elif s.kind not in ("User", "Group", "ServiceAccount"):
+                    note = f"subject kind {s.kind!r} matches nobody"
+                entries.append(WhoCanEntry(s, b, res.role, idx, res.role.rules[idx], note))
 
     visit(store.cluster_role_bindings, store.crb_resolved, range(len(store.cluster_role_bindings)))
     if request.namespace:
