@@ -9,7 +9,7 @@ import pytest
 
 from helpers import DATA
 from kapsec.auditpolicy import evaluate, generate, load_policy_file, load_policy_text
-from kapsec.auditpolicy.checker import rule_matches
+from kapsec.auditpolicy.checker import mismatch_reason, rule_matches
 from kapsec.model.request import RequestAttributes
 
 POLICY_FILES = sorted((DATA / "auditpolicy" / "policies").glob("*.yaml"))
@@ -105,3 +105,6 @@ def test_cached_evaluator_matches_first_match_loop(name: str, policy) -> None:  
         got = evaluate(policy, req)
         assert got.rule_index == want, (name, req)
         assert got.level == ("None" if want is None else policy.rules[want].level)
+    for req in reqs[:500]:  # --why gives a reason exactly for the rules that do not match
+        for rule in policy.rules:
+            assert (mismatch_reason(rule, req) is None) == rule_matches(rule, req)

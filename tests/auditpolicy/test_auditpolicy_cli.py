@@ -292,3 +292,29 @@ def test_lint_sarif_names_rule_ids_and_lines() -> None:
     assert sorted(x["ruleId"] for x in results) == ["AP021", "AP023", "AP040", "AP042"]
     lines = sorted(x["locations"][0]["physicalLocation"]["region"]["startLine"] for x in results)
     assert lines == [8, 8, 18, 24]
+
+
+def test_explain_why_names_the_first_failing_condition_of_each_earlier_rule() -> None:
+    policy = str(POLICIES / "kubernetes-docs-audit-policy.yaml")
+    r = run_cli(
+        "audit-policy", "explain", "--policy", policy, "--user", "jane", "--group", "system:authenticated",
+        "--verb", "get", "--resource", "configmaps", "-n", "kube-system", "--name", "app-config", "--why",
+    )  # fmt: skip
+    assert r.code == 0
+    assert r.stdout.splitlines()[-6:] == [
+        "earlier rules:",
+        '  rule 0 (line 8): resource configmaps in group "" matches none of [pods]',
+        '  rule 1 (line 15): resource configmaps in group "" matches none of [pods/log, pods/status]',
+        '  rule 2 (line 21): name "app-config" is not in resourceNames [controller-leader]',
+        "  rule 3 (line 28): user jane is not in users [system:kube-proxy]",
+        "  rule 4 (line 36): the rule has nonResourceURLs, so it only matches non-resource requests",
+    ]
+    j = run_cli(
+        "audit-policy", "explain", "--policy", policy, "--verb", "get", "--path", "/version", "--why", "-o", "json",
+    )  # fmt: skip
+    trace = json.loads(j.stdout)["trace"]
+    assert [t["reason"] for t in trace][3:5] == [
+        "the request has no user (it failed authentication) and the rule names users",
+        "the request has no user (it failed authentication) and the rule names userGroups",
+    ]
+    assert json.loads(j.stdout)["ruleIndex"] == 8

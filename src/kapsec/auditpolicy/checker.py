@@ -301,3 +301,54 @@ def rule_matches(rule: PolicyRule, request: RequestAttributes) -> bool:
             path_matches(request.path, s) for s in rule.non_resource_urls
         )
     return True
+
+
+def _listed(values: Iterable[str]) -> str:
+    return "[" + ", ".join('""' if v == "" else v for v in values) + "]"
+
+
+def mismatch_reason(rule: PolicyRule, request: RequestAttributes) -> str | None:
+    """Why ``rule`` does not match ``request`` (the first failing condition, in the server's
+    order), or None when it matches. Same decision as :func:`rule_matches`."""
+    no_user = "the request has no user (it failed authentication)"
+    if rule.users:
+        if request.user is None:
+            return f"{no_user} and the rule names users"
+        if request.user not in rule.users:
+            return f"user {request.user} is not in users {_listed(rule.users)}"
+    if rule.user_groups:
+        if request.user is None:
+            return f"{no_user} and the rule names userGroups"
+        if not any(g in rule.user_groups for g in request.groups or ()):
+            return f"no group of the user {_listed(request.groups or ())} is in userGroups {_listed(rule.user_groups)}"
+    if rule.verbs and request.verb not in rule.verbs:
+        return f"verb {request.verb} is not in verbs {_listed(rule.verbs)}"
+    if rule.namespaces or rule.resources:
+        if not request.resource_request:
+            return "the rule has resources or namespaces, so it only matches resource requests"
+        if rule.namespaces and request.namespace not in rule.namespaces:
+            return f'namespace "{request.namespace}" is not in namespaces {_listed(rule.namespaces)}'
+        if not rule.resources or rule_matches(rule, request):
+            return None
+        res = request.resource + (f"/{request.subresource}" if request.subresource else "")
+        group = f'"{request.api_group}"'
+        named = [gr for gr in rule.resources if gr.group in (request.api_group, "*")]
+        if not named:
+            return (
+                f"group {group} is not among the rule's groups {_listed(gr.group for gr in rule.resources)}"
+            )
+        pattern_hit = [
+            gr
+            for gr in named
+            if any(resource_pattern_matches(p, request.resource, request.subresource) for p in gr.resources)
+        ]
+        if pattern_hit:
+            names = sorted({n for gr in pattern_hit for n in gr.resource_names})
+            return f'name "{request.name}" is not in resourceNames {_listed(names)}'
+        return f"resource {res} in group {group} matches none of {_listed(p for gr in named for p in gr.resources)}"
+    if rule.non_resource_urls:
+        if request.resource_request:
+            return "the rule has nonResourceURLs, so it only matches non-resource requests"
+        if not any(path_matches(request.path, s) for s in rule.non_resource_urls):
+            return f"path {request.path} matches none of nonResourceURLs {_listed(rule.non_resource_urls)}"
+    return None

@@ -276,6 +276,7 @@ def _open_lines(path: str) -> tuple[BinaryIO, str]:
 @click.option(
     "--batch", metavar="FILE", help="Request-attribute JSON lines ('-' for stdin): one answer per line."
 )
+@click.option("--why", is_flag=True, help="Also say, for each earlier rule, why it did not match.")
 @extended_option
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
 def explain(  # noqa: PLR0917 - one parameter per click option
@@ -288,6 +289,7 @@ def explain(  # noqa: PLR0917 - one parameter per click option
     name: str,
     path: str,
     batch: str | None,
+    why: bool,
     extended: bool,
     output: str,
 ) -> None:
@@ -375,8 +377,16 @@ def explain(  # noqa: PLR0917 - one parameter per click option
         raise UsageError("--group needs --user (a request without a user has no groups)")
     decision = evaluate(policy, req, extended=extended)
     d = decision_dict(policy, decision, with_text=True)
+    trace: list[dict[str, Any]] = []
+    if why:
+        from kapsec.auditpolicy.checker import mismatch_reason
+
+        last = len(policy.rules) if decision.rule_index is None else decision.rule_index
+        for i in range(last):
+            reason = mismatch_reason(policy.rules[i], req)
+            trace.append({"ruleIndex": i, "ruleLine": policy.rules[i].line, "reason": reason})
     if output == "json":
-        click.echo(json.dumps({"request": req.to_dict()} | d, indent=2))
+        click.echo(json.dumps({"request": req.to_dict()} | d | ({"trace": trace} if why else {}), indent=2))
         return
     click.echo(f"level:      {d['level']}")
     click.echo(f"omitStages: {', '.join(d['omitStages']) or '(none)'}")
@@ -386,6 +396,10 @@ def explain(  # noqa: PLR0917 - one parameter per click option
         click.echo(f"rule:       {decision.rule_index} (line {d['ruleLine']})")
         for text_line in d["rule"].splitlines():
             click.echo(f"  {text_line}")
+    if why:
+        click.echo("earlier rules:" if trace else "earlier rules: none")
+        for t in trace:
+            click.echo(f"  rule {t['ruleIndex']} (line {t['ruleLine']}): {t['reason']}")
     if user is None:
         _note(
             "kapsec: note: no --user: evaluated as a request that failed authentication (rules naming users or groups do not match)"
