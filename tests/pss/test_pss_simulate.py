@@ -329,3 +329,25 @@ def test_check_cli_reports(tmp_path: Path) -> None:
     assert junit.code == 1
     root = ET.fromstring(junit.stdout)
     assert len(root.findall(".//failure")) == 2
+
+
+def test_dry_run_checks_3000_pods_one_per_controller_first() -> None:
+    from kapsec.pss.api import LATEST, LevelVersion
+    from kapsec.pss.evaluate import Evaluation, Violation
+    from kapsec.pss.simulate import existing_pod_warnings
+
+    lv = LevelVersion(Level.BASELINE, LATEST)
+    ok = Evaluation(lv, ())
+    bad = Evaluation(lv, (Violation("privileged", "privileged", 'container "c" must not ...'),))
+    replicas = [(f"web-{i:04d}", "uid-web", ok) for i in range(3000)]
+    # a lone bad pod listed after 3,000 replicas is still checked: one pod per controller comes first
+    warnings = existing_pod_warnings("ns", [*replicas, ("debug", None, bad)], lv)
+    assert warnings == [
+        'existing pods in namespace "ns" violate the new PodSecurity enforce level "baseline:latest"',
+        "debug: privileged",
+    ]
+    # a bad 3,001st replica of the same controller is beyond the limit; no time-budget warning offline
+    assert existing_pod_warnings("ns", [*replicas, ("web-3000", "uid-web", bad)], lv) == []
+    # grouping: smallest name first, counts of the others
+    three = [("b", None, bad), ("a", None, bad), ("c", None, bad)]
+    assert existing_pod_warnings("ns", three, lv)[1] == "a (and 2 other pods): privileged"

@@ -32,6 +32,15 @@ def object_ref(obj: Mapping[str, Any]) -> str:
     return f"{obj.get('kind')}/{ns}/{name}" if ns else f"{obj.get('kind')}/{name}"
 
 
+def _controller(obj: Mapping[str, Any]) -> str | None:
+    meta = obj.get("metadata")
+    refs = meta.get("ownerReferences") if isinstance(meta, Mapping) else None
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            return str(ref.get("uid") or f"{ref.get('kind')}/{ref.get('name')}")
+    return None
+
+
 def namespace_of(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata")
     ns = meta.get("namespace") if isinstance(meta, Mapping) else None
@@ -46,6 +55,7 @@ class ObjectResult:
     where: SourceRef
     exempt_runtime_class: bool
     results: Mapping[str, Evaluation]  # "current" | "baseline" | "restricted"
+    controller: str | None = None  # UID (else kind/name) of the owning controller, if any
 
     def refused(self, key: str) -> bool:
         return not self.exempt_runtime_class and not self.results[key].allowed
@@ -98,35 +108,45 @@ class NamespaceResult:
 
 
 def existing_pod_warnings(
-    namespace: str, pods: Sequence[tuple[str, Evaluation]], lv: LevelVersion
+    namespace: str, pods: Sequence[tuple[str, str | None, Evaluation]], lv: LevelVersion
 ) -> list[str]:
-    """The warnings ``kubectl label --dry-run=server`` shows when enforce changes to ``lv``."""
-    warnings: list[str] = []
-    checked = list(pods[:MAX_EXISTING_PODS])
-    if len(pods) > len(checked):
-        warnings.append(
-            f"new PodSecurity enforce level only checked against the first {len(checked)} of {len(pods)} existing pods"
-        )
+    """The warnings ``kubectl label --dry-run=server`` shows when enforce changes to ``lv``.
+
+    ``pods``: (name, controller UID or None, evaluation), exempt-runtime-class pods left out.
+    Like the plugin, at most 3,000 pods are evaluated, one per controller first; the plugin's
+    "only checked against the first N" warning comes from its one-second time budget, which an
+    offline run does not have, so it is never emitted here.
+    """
+    first_per_controller: list[tuple[str, str | None, Evaluation]] = []
+    replicas: list[tuple[str, str | None, Evaluation]] = []
+    seen: set[str] = set()
+    for pod in pods:
+        owner = pod[1]
+        if owner is not None and owner in seen:
+            replicas.append(pod)
+        else:
+            first_per_controller.append(pod)
+            if owner is not None:
+                seen.add(owner)
+    checked = (first_per_controller + replicas)[:MAX_EXISTING_PODS]
     by_reasons: dict[str, list[str]] = defaultdict(list)
-    for name, result in checked:
+    for name, _, result in checked:
         if not result.allowed:
             by_reasons[result.reasons].append(name)
-    if by_reasons:
-        warnings.append(
-            f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level "{lv}"'
-        )
-        lines = []
-        for reasons, names in by_reasons.items():
-            first = min(names)
-            others = len(names) - 1
-            if others == 0:
-                lines.append(f"{first}: {reasons}")
-            elif others == 1:
-                lines.append(f"{first} (and 1 other pod): {reasons}")
-            else:
-                lines.append(f"{first} (and {others} other pods): {reasons}")
-        warnings += sorted(lines)
-    return warnings
+    if not by_reasons:
+        return []
+    warnings = [f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level "{lv}"']
+    lines = []
+    for reasons, names in by_reasons.items():
+        first = min(names)
+        others = len(names) - 1
+        if others == 0:
+            lines.append(f"{first}: {reasons}")
+        elif others == 1:
+            lines.append(f"{first} (and 1 other pod): {reasons}")
+        else:
+            lines.append(f"{first} (and {others} other pods): {reasons}")
+    return warnings + sorted(lines)
 
 
 def simulate(
@@ -187,6 +207,7 @@ def simulate(
                     exempt_runtime_class=bool(runtime_class)
                     and runtime_class in config.exemptions.runtime_classes,
                     results=results,
+                    controller=_controller(item),
                 )
             )
         recommended: Level | None = None
@@ -200,7 +221,7 @@ def simulate(
         if not exempt:
             for key, lv in (("baseline", baseline), ("restricted", restricted)):
                 pods = [
-                    (o.name, o.results[key])
+                    (o.name, o.controller, o.results[key])
                     for o in objects
                     if o.kind == "Pod" and not o.exempt_runtime_class
                 ]
