@@ -210,6 +210,7 @@ def test_who_can_agrees_with_can_i() -> None:
                         e.note
                         == "a ServiceAccount without a namespace in a ClusterRoleBinding matches nobody"
                     )
+                    unmatchable += 1
                     continue
                 s = e.subject
                 if s.kind == "User":
