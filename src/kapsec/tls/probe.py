@@ -560,7 +560,12 @@ def probe(
 def _client_cert(
     prober: Prober, first: dict[Version, Handshake], accepted: Sequence[Version]
 ) -> tuple[ClientCert, list[str]]:
-    for version in reversed(accepted):
+    # TLS 1.2 first: there a missing certificate fails the handshake itself, while TLS 1.3 needs
+    # one more handshake and a wait for the server's alert.
+    order = [v for v in reversed(accepted) if v is not Version.TLS1_3] + [
+        v for v in accepted if v is Version.TLS1_3
+    ]
+    for version in order:
         hs = first[version]
         if not hs.cert_requested:
             continue
