@@ -76,7 +76,9 @@ def _load_rt(text: str, name: str) -> Any:
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = int(mark.line) + 1 if mark is not None else None
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", file=name, line=line) from exc
+        raise InputError(
+            f"invalid YAML: {getattr(exc, 'problem', None) or exc}", file=name, line=line
+        ) from exc
     if len(docs) != 1:
         raise InputError(
             f"expected one Pod document, found {len(docs)}: kapsec harden edits single-document manifests",
@@ -338,9 +340,7 @@ def patch_manifest(text: str, name: str, edits: ManifestEdits) -> str:
     exp_container = next(
         c
         for c in expected["spec"]["containers"]
-        if split_argv(
-            [Arg(str(w)) for w in list(c.get("command") or []) + list(c.get("args") or [])]
-        )
+        if split_argv([Arg(str(w)) for w in list(c.get("command") or []) + list(c.get("args") or [])])
         is not None
     )
 
@@ -385,7 +385,9 @@ def patch_manifest(text: str, name: str, edits: ManifestEdits) -> str:
         prefix = ed.lines[ref_line][:ref_col]
         if prefix.strip() != "-":
             raise InputError(
-                f"cannot add flags: the {target_key} list items are not one per line", file=name, line=ref_line + 1
+                f"cannot add flags: the {target_key} list items are not one per line",
+                file=name,
+                line=ref_line + 1,
             )
         like = ed.lines[ref_line][ref_col:]
         last = str(target[len(target) - 1])
@@ -418,17 +420,17 @@ def patch_manifest(text: str, name: str, edits: ManifestEdits) -> str:
         inserted: set[str] = set()
         while i < len(seq):
             word = str(seq[i])
-            it = next((x for x in items if x.seq is seq and x.index == i), None)
-            if seq is target and is_sorted and it is not None:
+            cur = next((x for x in items if x.seq is seq and x.index == i), None)
+            if seq is target and is_sorted and cur is not None:
                 for flag, value in new_flags:
-                    if flag not in inserted and flag < it.name:
+                    if flag not in inserted and flag < cur.name:
                         words.append(f"--{flag}={value}")
                         inserted.add(flag)
-            if it is not None and (it.name in edits.remove_flags or it.name in set_map):
-                keep = by_name[it.name][-1] if it.name in set_map else None
-                if it is keep:
-                    words.append(f"--{it.name}={set_map[it.name]}")
-                i += 2 if it.two_words else 1
+            if cur is not None and (cur.name in edits.remove_flags or cur.name in set_map):
+                keep = by_name[cur.name][-1] if cur.name in set_map else None
+                if cur is keep:
+                    words.append(f"--{cur.name}={set_map[cur.name]}")
+                i += 2 if cur.two_words else 1
                 continue
             words.append(seq[i])
             i += 1
@@ -443,11 +445,19 @@ def patch_manifest(text: str, name: str, edits: ManifestEdits) -> str:
     volumes = spec.get("volumes")
     for vol_name, new in edits.retarget:
         m_idx = next(
-            (i for i, m in enumerate(mounts or []) if isinstance(m, CommentedMap) and m.get("name") == vol_name),
+            (
+                i
+                for i, m in enumerate(mounts or [])
+                if isinstance(m, CommentedMap) and m.get("name") == vol_name
+            ),
             None,
         )
         v_idx = next(
-            (i for i, v in enumerate(volumes or []) if isinstance(v, CommentedMap) and v.get("name") == vol_name),
+            (
+                i
+                for i, v in enumerate(volumes or [])
+                if isinstance(v, CommentedMap) and v.get("name") == vol_name
+            ),
             None,
         )
         if m_idx is None or v_idx is None or not isinstance(mounts, CommentedSeq):
@@ -520,7 +530,9 @@ def _volume_dict(s: MountSpec) -> dict[str, Any]:
     return {"hostPath": {"path": s.host_path, "type": s.host_type}, "name": s.name}
 
 
-def _render_item(item: Mapping[str, Any], order: Sequence[str], dash: str, key_col: int, sub: int) -> list[str]:
+def _render_item(
+    item: Mapping[str, Any], order: Sequence[str], dash: str, key_col: int, sub: int
+) -> list[str]:
     keys = sorted(item, key=lambda k: (order.index(k) if k in order else len(order), k))
     out: list[str] = []
     for n, k in enumerate(keys):
@@ -541,7 +553,7 @@ def _value(v: Any) -> str:
     return render_scalar(str(v))
 
 
-def _append_items(
+def _append_items(  # noqa: PLR0917
     ed: _Editor,
     parent: CommentedMap,
     key: str,
@@ -552,7 +564,9 @@ def _append_items(
     seq = parent.get(key)
     if isinstance(seq, CommentedSeq) and len(seq):
         if seq.fa.flow_style():
-            raise InputError(f"{key} is written in flow style; kapsec harden edits block lists only", file=name)
+            raise InputError(
+                f"{key} is written in flow style; kapsec harden edits block lists only", file=name
+            )
         last = seq[len(seq) - 1]
         line, col = seq.lc.item(len(seq) - 1)
         dash = ed.lines[line][:col]

@@ -1,0 +1,433 @@
+"""``kapsec harden``: plan, show, apply (atomically, backed up), wait for health, roll back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import click
+
+from kapsec.cli.common import OutputFormat, output_option
+from kapsec.errors import InputError, UsageError, ValidationError
+
+KUBEADM_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+KUBEADM_VOLUMES = {
+    "ca-certs",
+    "etc-ca-certificates",
+    "etc-pki",
+    "k8s-certs",
+    "usr-local-share-ca-certificates",
+    "usr-share-ca-certificates",
+}
+_SECRET_LINE = re.compile(r"^(\s*secret:\s*)\S.*$")
+REDACTED = "<redacted: random key, written only to the file>"
+
+
+def _redact(text: str) -> str:
+    return "\n".join(_SECRET_LINE.sub(lambda m: m.group(1) + REDACTED, line) for line in text.split("\n"))
+
+
+def _diff(old: str, new: str, a: str, b: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), a, b))
+
+
+def _duration(text: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", text.strip())
+    if not m:
+        raise click.BadParameter(f"not a duration: {text!r} (e.g. 90s, 2m)")
+    value = float(m.group(1))
+    return value / 1000 if m.group(2) == "ms" else value * 60 if m.group(2) == "m" else value
+
+
+@click.command("harden")
+@click.option("--root", metavar="DIR", help="The node's filesystem (default /): paths resolve under DIR.")
+@click.option(
+    "--manifest", metavar="FILE", help="The kube-apiserver static pod manifest (default: found under --root)."
+)
+@click.option("--k8s-version", metavar="1.X", help="Kubernetes version (default: from the image tag).")
+@click.option(
+    "--profile",
+    type=click.Choice(["guide", "guide-moderate", "cis"]),
+    default="guide",
+    show_default=True,
+    help="What to apply.",
+)
+@click.option("--set", "sets", multiple=True, metavar="FLAG=VALUE", help="Also set this flag; repeatable.")
+@click.option(
+    "--skip", multiple=True, metavar="ID", help="Leave out the change for this check id; repeatable."
+)
+@click.option(
+    "--encryption-provider",
+    type=click.Choice(["secretbox", "aescbc"]),
+    default="secretbox",
+    show_default=True,
+    help="Provider of a new encryption-at-rest config (aescbc only on request; upstream advises against it).",
+)
+@click.option("--config-dir", metavar="PATH", help="Node directory for the files kapsec writes.")
+@click.option(
+    "--diff", "mode", flag_value="diff", default=True, help="Show the change as a unified diff (default)."
+)
+@click.option("--apply", "mode", flag_value="apply", help="Validate, back up and write the change.")
+@click.option("--rollback", "mode", flag_value="rollback", help="Restore the latest backup.")
+@click.option("--backup-dir", metavar="DIR", help="Where backups go (default <root>/var/lib/kapsec/backups).")
+@click.option("--snapshot", metavar="FILE", help="Cluster objects (kapsec snapshot): privileged workloads.")
+@click.option("--wait", is_flag=True, help="After --apply, wait for /readyz; restore the backup on timeout.")
+@click.option("--timeout", "timeout_text", default="120s", show_default=True, help="How long --wait waits.")
+@click.option(
+    "--interval", "interval_text", default="2s", show_default=True, help="Time between /readyz polls."
+)
+@click.option("--kubeconfig", metavar="FILE", help="Admin kubeconfig for --wait (default: the installer's).")
+@click.option("--server", metavar="URL", help="API server URL for --wait (default: the kubeconfig's).")
+@output_option(OutputFormat.TEXT, OutputFormat.JSON)
+def harden(  # noqa: PLR0917 - one parameter per option
+    root: str | None,
+    manifest: str | None,
+    k8s_version: str | None,
+    profile: str,
+    sets: tuple[str, ...],
+    skip: tuple[str, ...],
+    encryption_provider: str,
+    config_dir: str | None,
+    mode: str,
+    backup_dir: str | None,
+    snapshot: str | None,
+    wait: bool,
+    timeout_text: str,
+    interval_text: str,
+    kubeconfig: str | None,
+    server: str | None,
+    output: str,
+) -> None:
+    """Apply the hardening guide to a kube-apiserver static pod, safely.
+
+    \b
+    The default is a dry run: the plan (check id, safety, reason) on stderr and a unified diff
+    of the manifest and of every file kapsec would write on stdout (key material redacted).
+    --apply validates everything with the API server's rules, writes the configuration files
+    (0600), backs up the manifest outside the static pod directory and replaces it atomically.
+
+    \b
+    Exit codes: 0 nothing to change, or applied (and ready with --wait), or rolled back on request;
+                1 --diff found changes to make, or --wait timed out and the backup was restored;
+                2 usage, input or validation error (nothing written).
+    """
+    from kapsec.harden import apply as ap
+
+    timeout = _duration(timeout_text)
+    interval = _duration(interval_text)
+    if root is not None and not os.path.isdir(root):
+        raise UsageError(f"--root {root}: no such directory")
+    backup_real = backup_dir or ap.node_real(root, ap.DEFAULT_BACKUP_DIR)
+
+    if mode == "rollback":
+        backup = ap.latest_backup(backup_real)
+        real = ap.restore(backup, root)
+        if output == "json":
+            click.echo(
+                json.dumps(
+                    {"rolledBack": True, "backup": backup.directory, "manifest": backup.manifest_node_path},
+                    indent=2,
+                )
+            )
+        else:
+            click.echo(f"restored {backup.manifest_node_path} from {backup.directory}")
+        click.echo(
+            f"kapsec: the kubelet restarts the API server from {os.path.basename(real)}; files kapsec wrote "
+            f"({', '.join(backup.created_files) or 'none'}) were left in place (an encryption key must be kept)",
+            err=True,
+        )
+        raise SystemExit(0)
+
+    ctx = _prepare(
+        root, manifest, k8s_version, profile, sets, skip, encryption_provider, config_dir, snapshot
+    )
+    plan, old_text, new_text, node_path, manifest_real, kubeadm_files = ctx
+    files_shown = [(f.path, _redact(f.text) if f.secret else f.text) for f in (*plan.files, *kubeadm_files)]
+    diff = _diff(old_text, new_text, f"a{node_path}", f"b{node_path}")
+    for path, text in files_shown:
+        diff += _diff("", text, "/dev/null", f"b{path}")
+
+    for c in plan.changes:
+        shown = f"{c.action} {c.target}" + (
+            f"={c.value}" if c.action == "set-flag" else f" ({c.value})" if c.value else ""
+        )
+        click.echo(f"kapsec: {c.check:<11} {c.safety.value:<13} {shown}\n           {c.reason}", err=True)
+    for note in plan.notes:
+        click.echo(f"kapsec: note: {note}", err=True)
+    if kubeadm_files:
+        click.echo(
+            "kapsec: kubeadm: `kubeadm upgrade` rewrites this manifest from the kubeadm-config ConfigMap; merge "
+            + " or ".join(f.path for f in kubeadm_files)
+            + " into it so the hardening survives upgrades",
+            err=True,
+        )
+
+    result: dict[str, Any] = {
+        "profile": profile,
+        "manifest": node_path,
+        "changes": [c.to_dict() for c in plan.changes],
+        "files": [
+            {"path": f.path, "kind": f.kind, "check": f.check, "mode": f"{f.mode:04o}"} for f in plan.files
+        ]
+        + [
+            {"path": f.path, "kind": f.kind, "check": f.check, "mode": f"{f.mode:04o}"} for f in kubeadm_files
+        ],
+        "notes": list(plan.notes),
+        "diff": diff,
+        "applied": False,
+    }
+    if plan.empty:
+        click.echo("kapsec: nothing to change: every check this profile fixes passes", err=True)
+        _emit(output, result, "")
+        raise SystemExit(0)
+    if mode == "diff":
+        _emit(output, result, diff)
+        raise SystemExit(1)
+
+    # --apply
+    if (
+        any(c.check == "PRIV-001" and c.target == "--allow-privileged" for c in plan.changes)
+        and snapshot is None
+    ):
+        raise UsageError(
+            "--set allow-privileged=false stops privileged pods (kube-proxy, most CNIs); give --snapshot FILE "
+            "(kapsec snapshot) so that kapsec can list what it stops"
+        )
+    from kapsec.checks.catalog import load_catalog
+    from kapsec.checks.context import ScanContext
+    from kapsec.checks.engine import run, select
+    from kapsec.model.findings import Status
+    from kapsec.sources.apiserver import from_manifest_text
+
+    ap.validate_files([*plan.files, *kubeadm_files])
+    new_cfg = from_manifest_text(new_text, node_path, k8s_version=k8s_version)
+    fatal = [p for p in new_cfg.problems if p.fatal]
+    if fatal:
+        p = fatal[0]
+        raise ValidationError(
+            f"the new manifest would not start: {p.message}", file=node_path, line=p.loc.line
+        )
+    written = ap.write_generated(plan.files, root)
+    try:
+        ap.write_generated_overwrite(kubeadm_files, root)
+        scan_ctx = ScanContext(config=new_cfg, root=root, snapshot=None, manifest_real=None)
+        for finding in run(scan_ctx, select(load_catalog(), only=("FLAG-001", "FLAG-003"))):
+            if finding.status is Status.FAIL:
+                raise ValidationError(
+                    f"the new configuration would not start: {finding.message}", file=node_path
+                )
+        backup = ap.make_backup(backup_real, manifest_real, node_path, written, dt.datetime.now(dt.UTC))
+        mode_bits = os.stat(manifest_real).st_mode & 0o777
+        ap.atomic_write(manifest_real, new_text.encode("utf-8"), mode_bits)
+    except BaseException:
+        ap.remove_files(written, root)
+        raise
+    result |= {"applied": True, "backup": backup.directory, "written": written}
+    click.echo(
+        f"kapsec: applied; the old manifest is in {backup.directory} (kapsec harden --rollback)", err=True
+    )
+    if not wait:
+        _emit(output, result, f"applied {len(plan.actionable)} changes to {node_path}\n")
+        raise SystemExit(0)
+
+    from kapsec.harden.wait import load_credentials, wait_ready
+
+    kc = kubeconfig or _default_kubeconfig(root)
+    creds = load_credentials(kc, root=root, server=server)
+    click.echo(f"kapsec: waiting up to {timeout:g}s for {creds.server}/readyz", err=True)
+    res = wait_ready(creds, timeout, interval)
+    result["wait"] = {"ready": res.ready, "attempts": res.attempts, "last": res.last}
+    if res.ready:
+        click.echo(f"kapsec: ready after {res.attempts} poll(s)", err=True)
+        _emit(
+            output,
+            result,
+            f"applied {len(plan.actionable)} changes to {node_path}; the API server is ready\n",
+        )
+        raise SystemExit(0)
+    ap.restore(backup, root)
+    why = _why(res.last)
+    result |= {"rolledBack": True, "why": why}
+    click.echo(
+        f"kapsec: not ready after {timeout:g}s ({res.attempts} polls; last: {res.last}); restored {node_path} "
+        f"from {backup.directory}",
+        err=True,
+    )
+    click.echo(why, err=True)
+    _emit(output, result, f"rolled back {node_path}: the API server was not ready within {timeout:g}s\n")
+    raise SystemExit(1)
+
+
+def _why(last: str) -> str:
+    crictl = shutil.which("crictl")
+    if crictl:
+        try:
+            ids = subprocess.run(
+                [crictl, "ps", "-a", "--name", "kube-apiserver", "-q"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout.split()
+            if ids:
+                logs = subprocess.run(
+                    [crictl, "logs", "--tail", "20", ids[0]],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                    check=False,
+                )
+                return "kapsec: the API server container's last log lines:\n" + (logs.stdout + logs.stderr)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return f"kapsec: crictl is not available to read the container log; last /readyz answer: {last}; see the diff above"
+
+
+def _emit(output: str, result: dict[str, Any], text: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(text, nl=False)
+
+
+def _default_kubeconfig(root: str | None) -> str:
+    from kapsec.harden.apply import node_real
+
+    for p in ("/etc/kubernetes/admin.conf", "/etc/rancher/rke2/rke2.yaml"):
+        real = node_real(root, p)
+        if os.path.exists(real):
+            return real
+    raise UsageError(
+        "no admin kubeconfig found (/etc/kubernetes/admin.conf, /etc/rancher/rke2/rke2.yaml); use --kubeconfig"
+    )
+
+
+def _prepare(  # noqa: PLR0917
+    root: str | None,
+    manifest: str | None,
+    k8s_version: str | None,
+    profile: str,
+    sets: tuple[str, ...],
+    skip: tuple[str, ...],
+    encryption_provider: str,
+    config_dir: str | None,
+    snapshot: str | None,
+) -> Any:
+    from kapsec.checks.catalog import load_catalog
+    from kapsec.checks.context import ScanContext
+    from kapsec.checks.engine import run
+    from kapsec.harden import apply as ap
+    from kapsec.harden.patch import patch_manifest
+    from kapsec.harden.plan import GeneratedFile, PlanOptions, make_plan, parse_set
+    from kapsec.harden.workloads import privileged_workloads
+    from kapsec.sources.apiserver import find_manifest_under, from_manifest, from_manifest_text
+
+    if manifest:
+        manifest_real = manifest
+        if root is not None and os.path.abspath(manifest).startswith(os.path.abspath(root) + os.sep):
+            node_path = "/" + os.path.relpath(manifest, root).replace(os.sep, "/")
+        else:
+            node_path = os.path.abspath(manifest)
+    else:
+        r = root if root is not None else "/"
+        rel = find_manifest_under(r)
+        manifest_real = os.path.join(r, rel)
+        node_path = "/" + rel
+    try:
+        with open(manifest_real, encoding="utf-8") as fh:
+            old_text = fh.read()
+    except FileNotFoundError:
+        raise InputError("no such file", file=manifest_real) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", file=manifest_real) from exc
+    cfg = from_manifest_text(old_text, node_path, k8s_version=k8s_version)
+    del from_manifest
+    catalog = load_catalog()
+    scan_ctx = ScanContext(config=cfg, root=root, snapshot=snapshot, manifest_real=manifest_real)
+    statuses = {f.id: f.status for f in run(scan_ctx, catalog)}
+    flag_checks: dict[str, str] = {}
+    safety: dict[str, str] = {}
+    for c in catalog:
+        safety[c.id] = c.fix_safety.value
+        args = c.rule.args
+        for f in ([args["flag"]] if "flag" in args else []) + list(args.get("flags") or []):
+            flag_checks.setdefault(str(f), c.id)
+    if config_dir is None:
+        config_dir = (
+            "/etc/rancher/rke2/hardening"
+            if node_path.startswith("/var/lib/rancher/rke2/")
+            else "/etc/kubernetes/hardening"
+        )
+    workloads = None
+    if snapshot:
+        from kapsec.sources.objects import load_paths
+
+        loaded = load_paths([snapshot])
+        if loaded.problems:
+            raise InputError(str(loaded.problems[0]), file=snapshot)
+        workloads = privileged_workloads(o for o, _ in loaded.objects)
+    enc_path = config_dir.rstrip("/") + "/encryption-config.yaml"
+    existing = frozenset(p for p in (enc_path,) if os.path.exists(ap.node_real(root, p)))
+    opts = PlanOptions(
+        profile=profile,
+        sets=parse_set(sets),
+        skip=frozenset(s.upper() for s in skip),
+        encryption_provider=encryption_provider,
+        config_dir=config_dir,
+        privileged_workloads=workloads,
+        existing_paths=existing,
+        flag_checks=flag_checks,
+        catalog_safety=safety,
+    )
+    plan = make_plan(cfg, statuses, opts)
+    new_text = patch_manifest(old_text, node_path, plan.edits)
+    kubeadm_files: list[GeneratedFile] = []
+    if node_path == KUBEADM_MANIFEST and not plan.empty:
+        kubeadm_files = _kubeadm_files(new_text, node_path, k8s_version, config_dir)
+    return plan, old_text, new_text, node_path, manifest_real, kubeadm_files
+
+
+def _kubeadm_files(new_text: str, node_path: str, k8s_version: str | None, config_dir: str) -> list[Any]:
+    from kapsec.harden.kubeadm import cluster_configuration_patch
+    from kapsec.harden.patch import MountSpec
+    from kapsec.harden.plan import GeneratedFile
+    from kapsec.sources.apiserver import from_manifest_text, kubeadm_default_args
+
+    new_cfg = from_manifest_text(new_text, node_path, k8s_version=k8s_version)
+    defaults = kubeadm_default_args()
+    args: dict[str, str] = {}
+    for o in new_cfg.occurrences:
+        if o.name == "advertise-address":
+            continue
+        if defaults.get(o.name) != o.value:
+            args[o.name] = o.value
+    mounts = {m.name: m for m in new_cfg.mounts}
+    volumes = [
+        MountSpec(
+            v.name,
+            mounts[v.name].mount_path,
+            v.host_path or "",
+            v.host_path_type or "",
+            mounts[v.name].read_only,
+        )
+        for v in new_cfg.volumes
+        if v.kind == "hostPath" and v.name in mounts and v.name not in KUBEADM_VOLUMES
+    ]
+    out = []
+    for version in ("v1beta3", "v1beta4"):
+        text = cluster_configuration_patch(version, sorted(args.items()), volumes)
+        out.append(
+            GeneratedFile(
+                f"{config_dir.rstrip('/')}/kubeadm-clusterconfiguration.{version}.yaml",
+                text,
+                "kubeadm",
+                "KUBEADM",
+            )
+        )
+    return out
