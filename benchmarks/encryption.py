@@ -225,6 +225,12 @@ def main() -> int:
             f"kapsec encryption verify: {wall:.2f} s wall, peak RSS {rss:.0f} MB, exit {code} "
             f"(targets: < 20 s {'OK' if wall < 20 else 'MISSED'}, < 300 MB {'OK' if rss < 300 else 'MISSED'})"
         )
+        dwall, drss, _, dout = run_measured([*cmd, "--decrypt-all"])
+        decrypted = json.loads(dout)["encryption"]["resources"][0]["decrypted"]
+        print(
+            f"kapsec encryption verify --decrypt-all ({decrypted:,} values opened): {dwall:.2f} s wall, "
+            f"peak RSS {drss:.0f} MB"
+        )
         etcdctl = shutil.which("etcdctl")
         if etcdctl:
             env = dict(os.environ, ETCDCTL_API="3")

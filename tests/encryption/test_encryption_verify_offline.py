@@ -255,3 +255,88 @@ def test_all_resources_with_a_wildcard_config_fails_what_it_should_encrypt(
         "medium",
     )  # '*.' covers configmaps: they should be encrypted
     assert r.code == 1
+
+
+DECRYPT_CASES = [
+    ("aescbc", ["etcd-secrets.json", "etcd-configmaps.json"]),
+    ("aesgcm", ["etcd-secrets.json", "etcd-configmaps.json"]),
+    ("secretbox", ["etcd-secrets.json", "etcd-configmaps.json"]),
+    ("identity-first", ["etcd-secrets.json", "etcd-configmaps.json"]),
+    ("rotation", ["etcd-secrets.json", "etcd-configmaps.json"]),
+    ("rotation", ["etcd-secrets-after-rewrite.json"]),
+]
+
+
+@pytest.mark.parametrize(("scenario", "dumps"), DECRYPT_CASES, ids=[f"{s}-{d[0]}" for s, d in DECRYPT_CASES])
+def test_decrypt_all_opens_every_value_the_server_encrypted(
+    scenario: str, dumps: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(SCENARIOS / scenario)
+    manifest = json.loads(Path("manifest.json").read_text())
+    args = [a for d in dumps for a in ("--dump", d)]
+    r = run_cli(
+        "encryption",
+        "verify",
+        *args,
+        "--config",
+        manifest["activeConfig"],
+        "--decrypt-all",
+        "--resource",
+        "secrets",
+        "--resource",
+        "configmaps",
+        "-o",
+        "json",
+    )
+    data = json.loads(r.stdout)
+    kinds = {"secrets": "Secret", "configmaps": "ConfigMap"}
+    for res in data["encryption"]["resources"]:
+        expected = sum(
+            1
+            for e in manifest["entries"]
+            if e["dumpFile"] in dumps and e["kind"] == kinds[res["resource"]] and e["encrypted"]
+        )
+        assert (res["decrypted"], res["undecryptable"]) == (expected, [])
+    statuses = {f["status"] for f in data["findings"] if f["id"] == "ENC-V008"}
+    assert statuses <= {"pass"}
+
+
+def test_decrypt_all_tries_every_key_of_the_name_and_catches_foreign_material(tmp_path: Path) -> None:
+    import base64
+    import os
+
+    from kapsec.encryption.config import Key, ProviderType
+    from kapsec.encryption.envelope import seal_value
+
+    case = next(
+        c
+        for c in json.loads((DATA / "oracle-1.36" / "config-errors" / "config-errors.json").read_text())
+        if c["case"] == "encryption-duplicate-key-names"
+    )
+    config = tmp_path / "enc.yaml"
+    config.write_text(case["files"]["encryption.yaml"])  # two keys named key1; the server tries both
+    second = Key("key1", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=")
+    foreign = Key("key1", base64.b64encode(bytes(32)).decode())
+    plain = b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret\x12\x0a\n\x08\n\x01x\x1a\x03app"
+    items = {
+        "/registry/secrets/app/x": seal_value(ProviderType.AESCBC, second, plain, b"", os.urandom(16)),
+        "/registry/secrets/app/y": seal_value(ProviderType.AESCBC, foreign, plain, b"", os.urandom(16)),
+    }
+    dump = _dump(tmp_path / "d.json", items)
+    r = run_cli(
+        "encryption", "verify", "--dump", str(dump), "--config", str(config), "--decrypt-all", "-o", "json"
+    )
+    res = json.loads(r.stdout)["encryption"]["resources"][0]
+    assert (res["decrypted"], res["undecryptable"]) == (1, ["app/y"])
+    v008 = next(f for f in json.loads(r.stdout)["findings"] if f["id"] == "ENC-V008")
+    assert (v008["status"], v008["message"]) == (
+        "fail",
+        "1 of 2 encrypted secrets do not open with the configured key of their name (the API server cannot read "
+        "them either): app/y",
+    )
+    assert r.code == 1
+
+
+def test_decrypt_all_needs_the_keys() -> None:
+    r = run_cli("encryption", "verify", "--dump", "x.json", "--decrypt-all")
+    assert (r.code, r.stderr) == (2, "kapsec: error: --decrypt-all needs --config (the keys)\n")

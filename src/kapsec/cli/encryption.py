@@ -400,6 +400,11 @@ def _text_table(result: Any, source: str) -> str:
     help="Read everything under --etcd-prefix in one scan and report every resource found (for '*.' / "
     "'*.*' configs); resources the config does not ask to encrypt are reported, not failed.",
 )
+@click.option(
+    "--decrypt-all",
+    is_flag=True,
+    help="With --config: open every encrypted value, not one sample per key (slower; proves each object).",
+)
 @click.option("--etcd-prefix", default="/registry", show_default=True, help="The API server's --etcd-prefix.")
 @click.option("--page-size", default=5000, show_default=True, help="Keys read per request.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each etcd answer.")
@@ -415,6 +420,7 @@ def verify_cmd(
     config_file: str | None,
     resources: Sequence[str],
     all_resources: bool,
+    decrypt_all: bool,
     etcd_prefix: str,
     page_size: int,
     timeout: float,
@@ -447,7 +453,11 @@ def verify_cmd(
         named = [r for rule in config.rules for r in rule.resources if "*" not in r] if config else []
         resources = list(dict.fromkeys(["secrets", *named]))
     targets = [ResourceTarget.parse(r, etcd_prefix) for r in resources]
-    acc = VerifyAccumulator(targets, config, discover_prefix=etcd_prefix if all_resources else None)
+    if decrypt_all and config is None:
+        raise UsageError("--decrypt-all needs --config (the keys)")
+    acc = VerifyAccumulator(
+        targets, config, discover_prefix=etcd_prefix if all_resources else None, decrypt_all=decrypt_all
+    )
     scan_prefixes = [etcd_prefix.rstrip("/") + "/"] if all_resources else [t.prefix for t in targets]
     target: dict[str, Any] = {"command": "encryption verify"}
     if etcd_url:

@@ -316,7 +316,8 @@ def _duplicates(config: EncryptionConfig, name: str) -> list[Finding]:
                             Status.FAIL,
                             Severity.MEDIUM,
                             f"resources[{rule.index}] {provider.name}: {count} keys are named {key_name!r}; values "
-                            "record only the key name, so the name no longer says which key wrote them",
+                            "record only the key name, so the server tries each of them on every read and the "
+                            "name no longer says which key wrote a value (it writes with the first)",
                             evidence=Evidence(file=name, line=provider.line, value=key_name),
                             remediation="Give every key a unique name (e.g. key1, key2 in rotation order).",
                         )

@@ -204,6 +204,8 @@ class ResourceStats:
     write_label: str | None  # the label new writes get, from the config
     write_rule: int | None
     discovered: bool = False  # found by a whole-registry scan rather than asked for
+    decrypted: int | None = None  # with decrypt_all: values opened with the configured keys
+    undecryptable: Sequence[str] = ()  # with decrypt_all: values that did not open
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,7 +217,11 @@ class ResourceStats:
             "unreadableByConfig": list(self.unreadable),
             "notUnderWriteKey": self.not_write_key,
             "writeProvider": self.write_label,
-        }
+        } | (
+            {}
+            if self.decrypted is None
+            else {"decrypted": self.decrypted, "undecryptable": list(self.undecryptable)}
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +253,8 @@ class _Tally:
     in_clear: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     not_write_key: int = 0
+    decrypted: int = 0
+    undecryptable: list[str] = field(default_factory=list)
 
 
 class VerifyAccumulator:
@@ -258,9 +266,13 @@ class VerifyAccumulator:
         config: EncryptionConfig | None = None,
         *,
         discover_prefix: str | None = None,
+        decrypt_all: bool = False,
     ) -> None:
-        """``discover_prefix``: also tally keys of any other resource under this etcd prefix."""
+        """``discover_prefix``: also tally keys of any other resource under this etcd prefix;
+        ``decrypt_all``: open every encrypted value with the config's keys, not one per key."""
         self.config = config
+        self._decrypt_all = decrypt_all and config is not None
+        self._candidates: dict[tuple[int | None, str], list[tuple[Provider, Key]]] = {}
         self.seen = 0
         self._discover = discover_prefix
         self._tallies: list[_Tally] = []
@@ -320,11 +332,34 @@ class VerifyAccumulator:
         self._samples.setdefault(label, (etcd_key, value, c))
         if self.config is None:
             return
-        write, readable, _ = self._policy[i]
+        write, readable, rule_index = self._policy[i]
         if label not in readable:
             tally.unreadable.append(_object_name(etcd_key, tally.prefix))
-        elif label != write:
+            return
+        if label != write:
             tally.not_write_key += 1
+        if self._decrypt_all and c.provider != "kms":
+            if self._opens(rule_index, c, etcd_key, value):
+                tally.decrypted += 1
+            else:
+                tally.undecryptable.append(_object_name(etcd_key, tally.prefix))
+
+    def _opens(self, rule_index: int | None, c: Classification, etcd_key: bytes, value: bytes) -> bool:
+        """Like the server: try each key of that provider and name, in config order."""
+        assert self.config is not None
+        cache_key = (rule_index, c.label)
+        candidates = self._candidates.get(cache_key)
+        if candidates is None:
+            candidates = _candidates(self.config, c, rule_index)
+            self._candidates[cache_key] = candidates
+        for provider, key in candidates:
+            try:
+                plain = open_value(provider.type, key, value, etcd_key)
+            except (DecryptError, ValueError):
+                continue
+            if plain.startswith((b"k8s\x00", b"{")):  # CBC has no MAC: also check what came out
+                return True
+        return False
 
     def result(self) -> VerifyResult:
         stats = [
@@ -338,6 +373,8 @@ class VerifyAccumulator:
                 write_label=self._policy[i][0],
                 write_rule=self._policy[i][2],
                 discovered=i in self._discovered,
+                decrypted=t.decrypted if self._decrypt_all else None,
+                undecryptable=tuple(t.undecryptable),
             )
             for i, t in enumerate(self._tallies)
         ]
@@ -349,18 +386,23 @@ class VerifyAccumulator:
         key_text = etcd_key.decode("utf-8", "replace")
         if self.config is None:
             return DecryptCheck(label, key_text, False, "no --config given: the key was not tested")
-        found = _find_key(self.config, c)
-        if found is None:
+        candidates = _candidates(self.config, c, None)
+        if not candidates:
             if c.provider == "kms":
                 return DecryptCheck(label, key_text, False, "KMS values can only be opened by the KMS plugin")
             return DecryptCheck(label, key_text, False, "the config does not list this key")
-        provider, key = found
-        try:
-            plain = open_value(provider.type, key, value, etcd_key)
-        except DecryptError as exc:
-            return DecryptCheck(label, key_text, False, f"decryption failed: {exc}")
-        except ValueError as exc:  # e.g. invalid key material
-            return DecryptCheck(label, key_text, False, f"decryption failed: {exc}")
+        failure = ""
+        plain = b""
+        for provider, key in candidates:  # every key of that name, in order, as the server tries them
+            try:
+                plain = open_value(provider.type, key, value, etcd_key)
+            except (DecryptError, ValueError) as exc:
+                failure = failure or str(exc)
+                continue
+            failure = ""
+            break
+        if failure:
+            return DecryptCheck(label, key_text, False, f"decryption failed: {failure}")
         digest = hashlib.sha256(plain).hexdigest()
         try:
             obj = decode_stored_object(plain)
@@ -390,11 +432,18 @@ def _labels(provider: Provider) -> list[str]:
     return [f"{provider.type.value}/{k.name}" for k in provider.keys]
 
 
-def _find_key(config: EncryptionConfig, c: Classification) -> tuple[Provider, Key] | None:
-    for provider, key in config.all_keys():
-        if provider.type.value == c.provider and key.name == c.key_name:
-            return provider, key
-    return None
+def _candidates(
+    config: EncryptionConfig, c: Classification, rule_index: int | None
+) -> list[tuple[Provider, Key]]:
+    """The keys that can open a value labelled ``c``: those of the resource's rule (or of any rule)."""
+    rules = config.rules if rule_index is None else (config.rules[rule_index],)
+    return [
+        (provider, key)
+        for rule in rules
+        for provider in rule.providers
+        for key in provider.keys
+        if provider.type.value == c.provider and key.name == c.key_name
+    ]
 
 
 _LIST_LIMIT = 20
@@ -584,6 +633,36 @@ def verify_findings(result: VerifyResult) -> list[Finding]:
                     Severity.LOW,
                     f"all {r.total} {res} are under {write}: older keys can be removed from the config",
                     evidence=Evidence(file=result.config, detail=r.target.prefix, value=summary),
+                )
+            )
+    for r in result.resources:
+        if r.decrypted is None or (r.decrypted == 0 and not r.undecryptable):
+            continue
+        res = r.target.resource
+        total = r.decrypted + len(r.undecryptable)
+        if r.undecryptable:
+            out.append(
+                Finding(
+                    "ENC-V008",
+                    f"{res}: every encrypted value decrypts",
+                    Status.FAIL,
+                    Severity.HIGH,
+                    f"{len(r.undecryptable)} of {total} encrypted {res} do not open with the configured key of their "
+                    f"name (the API server cannot read them either): {_names(r.undecryptable)}",
+                    evidence=Evidence(file=result.config, detail=r.target.prefix),
+                    remediation="Find the key material that wrote them (backups of the config) and list it, or "
+                    "delete and recreate the objects.",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    "ENC-V008",
+                    f"{res}: every encrypted value decrypts",
+                    Status.PASS,
+                    Severity.HIGH,
+                    f"all {total} encrypted {res} decrypt with the configured keys",
+                    evidence=Evidence(file=result.config, detail=r.target.prefix),
                 )
             )
     for c in result.checks:
