@@ -78,6 +78,11 @@ def test_cli_simulate_text_and_expect_same() -> None:
     )
     assert "  rule 3 (line 24) Metadata          1,160      1.00 MB" in lines
     assert "straight extrapolation" in r.stderr
+    i = lines.index("loudest under the candidate (what to drop or lower first)")
+    assert (
+        lines[i + 1]
+        == "      151 0.14 MB  system:apiserver get clusterroles.rbac.authorization.k8s.io  [rule 3]"
+    )
 
 
 def test_cli_simulate_json_and_expect_same_failure() -> None:

@@ -83,6 +83,9 @@ class SimulationResult:
     dropped: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     dropped_bytes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     stage_dropped: Counter[str] = field(default_factory=Counter)
+    kept: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    kept_bytes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    kept_rule: dict[tuple[str, str, str], int | None] = field(default_factory=dict)
     more_detail: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     less_detail: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     added_request_received: Tally = field(default_factory=Tally)
@@ -157,6 +160,17 @@ class SimulationResult:
             "mismatches": [_mismatch_dict(m) for m in self.mismatches],
             "noLongerLogged": grouped(self.dropped, self.dropped_bytes),
             "stagesNoLongerLogged": dict(self.stage_dropped),
+            "loudest": [
+                {
+                    "user": user,
+                    "verb": verb,
+                    "resource": what,
+                    "events": self.kept[(user, verb, what)],
+                    "bytes": n,
+                    "ruleIndex": self.kept_rule.get((user, verb, what)),
+                }
+                for (user, verb, what), n in self.kept_bytes.most_common(top)
+            ],
             "moreDetail": grouped(self.more_detail, None),
             "lessDetail": grouped(self.less_detail, None),
         }
@@ -263,6 +277,9 @@ def simulate(
             res.stage_dropped[ev.stage] += 1
         else:
             new_size = _stripped_size(ev, size, d.level)
+            res.kept[key] += 1
+            res.kept_bytes[key] += new_size
+            res.kept_rule.setdefault(key, d.rule_index)
             res.candidate.setdefault(d.level, Tally()).add(new_size)
             res.per_rule.setdefault(d.rule_index, Tally()).add(new_size)
             if level_rank(d.level) > level_rank(ev.level):

@@ -515,6 +515,13 @@ def _print_simulation(d: dict[str, Any], span: float | None) -> None:
             size = f" {_mb(it['bytes'])}" if "bytes" in it else ""
             click.echo(f"  {it['events']:>7,}{size}  {it['user']} {it['verb']} {it['resource']}")
 
+    if d["loudest"]:
+        click.echo("\nloudest under the candidate (what to drop or lower first)")
+        for it in d["loudest"]:
+            rule = "" if it["ruleIndex"] is None else f"  [rule {it['ruleIndex']}]"
+            click.echo(
+                f"  {it['events']:>7,} {_mb(it['bytes'])}  {it['user']} {it['verb']} {it['resource']}{rule}"
+            )
     rows("no longer logged (level None)", d["noLongerLogged"])
     if d["stagesNoLongerLogged"]:
         click.echo("\nstages no longer logged (omitStages)")
