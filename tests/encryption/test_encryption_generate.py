@@ -151,3 +151,14 @@ def test_a_generated_key_is_proven_by_verify_in_real_etcd(etcd: Any, tmp_path: P
         }
     ]
     assert key.secret not in r.stdout
+
+
+def test_a_resource_the_server_rejects_is_refused_before_writing(tmp_path: Path) -> None:
+    out = tmp_path / "enc.yaml"
+    r = run_cli("encryption", "generate", "--out", str(out), "--resource", "*")
+    assert r.code == 2
+    assert r.stderr == (
+        "kapsec: error: the API server would reject this config: error while parsing file: resources[0].resources[0]: "
+        "Invalid value: \"*\": use '*.' to encrypt all the resources from core API group or *.* to encrypt all resources\n"
+    )
+    assert not out.exists()

@@ -126,6 +126,7 @@ def generate_cmd(
     The file is created with mode 0600 (atomically, through a dot-prefixed temporary file) and
     checked with the API server's validation first. The key is never echoed.
     """
+    from kapsec.encryption.config import EncryptionConfigError
     from kapsec.encryption.generate import generate_config
 
     try:
@@ -139,6 +140,8 @@ def generate_cmd(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    except EncryptionConfigError as exc:
+        raise UsageError(f"the API server would reject this config: {exc.message}") from exc
     _write_private(out, text, force=force)
     resource_list = list(resources or ("secrets",))
     if output == "json":
