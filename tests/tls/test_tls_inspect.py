@@ -594,3 +594,35 @@ def test_encrypted_key_and_der_certificate(tmp_path: Path) -> None:
         ),
     ]
     assert [c["subject"] for c in doc["certificates"]] == ["CN=der-leaf"]
+
+
+def test_every_service_account_key_file_is_searched(tree: Tree) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    other = (
+        new_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    write(tree.pki("sa-next.pub"), other, 0o644)
+    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    text = manifest.read_text().replace(
+        "    - --service-account-signing-key-file=",
+        "    - --service-account-key-file=/etc/kubernetes/pki/sa-next.pub\n    - --service-account-signing-key-file=",
+    )
+    write(manifest, text.encode(), 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    sa = [(f["status"], f["message"]) for f in doc["findings"] if f["id"] == "TLS-SA-KEY-PAIR"]
+    # the last occurrence (sa-next.pub) does not hold the key; the earlier sa.pub does
+    assert sa == [("pass", "/etc/kubernetes/pki/sa.key: its public key is in /etc/kubernetes/pki/sa.pub")]
+    assert code == 0
+    write(tree.pki("sa.pub"), other, 0o644)
+    code, doc = inspect_json("--root", str(tree.root))
+    sa = [(f["status"], f["message"]) for f in doc["findings"] if f["id"] == "TLS-SA-KEY-PAIR"]
+    assert sa == [
+        (
+            "fail",
+            "/etc/kubernetes/pki/sa.key: its public key is not in /etc/kubernetes/pki/sa.pub, "
+            "/etc/kubernetes/pki/sa-next.pub; tokens it signs will not verify",
+        )
+    ]

@@ -269,8 +269,8 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
     kubeconfig_cas, kubeconfig_clients = _collect_kubeconfigs(root, plan, r)
     kubelet_ca = _kubelet_client_ca(root, r)
 
-    def src(pod: PodFlags, name: str) -> tuple[Source, Ref] | None:
-        flag = pod.get(name)
+    def src(pod: PodFlags, name: str, flag: Flag | None = None) -> tuple[Source, Ref] | None:
+        flag = flag or pod.get(name)
         if flag is None or not flag.value:
             return None
         ref = Ref(_ROLES.get(name, name), name, pod.file, flag.line)
@@ -337,11 +337,16 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
         add_pair(api, "--proxy-client-cert-file", "--proxy-client-key-file", [requestheader_ca])
         add_pair(api, "--etcd-certfile", "--etcd-keyfile", [etcd_trusted or etcd_ca])
         signing = src(api, "--service-account-signing-key-file")
-        verify = src(api, "--service-account-key-file")
+        # repeatable (key rotation), and each file may hold several keys
+        verifiers = [
+            found[0]
+            for flag in api.get_all("--service-account-key-file")
+            if (found := src(api, "--service-account-key-file", flag)) is not None
+        ]
         if signing is not None:
             plan.key(*signing)
-            if verify is not None:
-                plan.sa_pairs.append((signing[0], [verify[0]], signing[1]))
+            if verifiers:
+                plan.sa_pairs.append((signing[0], verifiers, signing[1]))
     if etcd is not None:
         add_pair(etcd, "--cert-file", "--key-file", [etcd_ca or etcd_trusted])
         add_pair(etcd, "--peer-cert-file", "--peer-key-file", [etcd_peer_ca])
@@ -418,9 +423,12 @@ def _load_apiserver(root: Path, plan: Plan) -> PodFlags | None:
         return None
     cfg = sources_apiserver.load(root=str(root))
     flags: dict[str, Flag] = {}
+    repeated: dict[str, list[Flag]] = {}
     for occ in cfg.occurrences:
-        flags[f"--{occ.name}"] = Flag(f"--{occ.name}", occ.value, occ.loc.line)
-    return PodFlags(cfg.file or "/" + rel, flags, resolver=cfg.host_path)
+        flag = Flag(f"--{occ.name}", occ.value, occ.loc.line)
+        flags[flag.name] = flag
+        repeated.setdefault(flag.name, []).append(flag)
+    return PodFlags(cfg.file or "/" + rel, flags, resolver=cfg.host_path, repeated=repeated)
 
 
 def _read_manifest(root: Path, rel: str, binary: str, plan: Plan) -> PodFlags | None:
@@ -1014,14 +1022,14 @@ def _sa_pair_check(signing: Source, verifiers: list[Source], ref: Ref) -> Findin
         return _finding("TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, f"{signing.display}: {_why(exc)}", ev)
     wanted = pki.spki(key.public_key())
     names = []
+    unreadable: list[str] = []
     for verifier in verifiers:
         names.append(verifier.display)
         try:
             data = verifier.read()
         except InputError as exc:
-            return _finding(
-                "TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, f"{verifier.display}: {exc.message}", ev
-            )
+            unreadable.append(f"{verifier.display}: {exc.message}")
+            continue
         publics: list[pki.PublicKey] = []
         for block in pki.pem_blocks(data):
             try:
@@ -1041,6 +1049,8 @@ def _sa_pair_check(signing: Source, verifiers: list[Source], ref: Ref) -> Findin
                 f"{signing.display}: its public key is in {verifier.display}",
                 ev,
             )
+    if unreadable:
+        return _finding("TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, "; ".join(unreadable), ev)
     return _finding(
         "TLS-SA-KEY-PAIR",
         Status.FAIL,

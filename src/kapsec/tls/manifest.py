@@ -40,9 +40,18 @@ class PodFlags:
     flags: dict[str, Flag] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
     resolver: Callable[[str], str | None] | None = None  # the API server model's host_path
+    repeated: dict[str, list[Flag]] = field(default_factory=dict)  # every occurrence, in order
 
     def get(self, name: str) -> Flag | None:
         return self.flags.get(name)
+
+    def get_all(self, name: str) -> list[Flag]:
+        """Every occurrence of a repeatable flag (e.g. --service-account-key-file)."""
+        found = self.repeated.get(name)
+        if found is not None:
+            return found
+        last = self.flags.get(name)
+        return [] if last is None else [last]
 
     def host_path(self, container_path: str) -> str | None:
         """The host path behind ``container_path``, through the longest matching hostPath mount.
