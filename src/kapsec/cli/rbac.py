@@ -473,7 +473,7 @@ def who_can_cmd(
     for e in result.entries:
         via = e.binding.key if e.binding else e.note
         if e.binding is not None and e.note:
-            via += f" ({e.note})
+            via += f" ({e.note})"
         role = e.role.key if e.role else ""
         rule = f"{e.rule_index}: {describe_rule_text(e.rule)}" if e.rule is not None else ""
         rows.append((e.subject.kind, e.subject.name, e.effective_namespace or "", via, role, rule))
