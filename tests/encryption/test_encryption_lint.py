@@ -156,6 +156,7 @@ def test_kms_v1_is_rejected_by_default_and_deprecated_with_the_gate(tmp_path: Pa
     assert "Set --feature-gates=KMSv1=true" in data["findings"][0]["message"]
     _, data = lint(path, "--kms-v1-enabled")
     assert failing(data) == {"ENC-004"}
+    assert "ENC-003" not in {f["id"] for f in data["findings"]}  # no "recommended provider" pass for v1
     path.write_text(KMS.format(v="v2"))
     code, data = lint(path)
     assert (code, failing(data)) == (0, set())

@@ -265,7 +265,9 @@ def _providers(config: EncryptionConfig, name: str) -> list[Finding]:
                         references=(DOCS,),
                     )
                 )
-            elif provider.type in (ProviderType.SECRETBOX, ProviderType.KMS):
+            elif provider.type is ProviderType.SECRETBOX or (
+                provider.kms is not None and provider.kms.api_version == "v2"
+            ):
                 out.append(
                     Finding(
                         "ENC-003",
