@@ -492,3 +492,21 @@ def test_can_i_list_gives_rules_for_the_user_in_the_namespace() -> None:
         "system:public-info-viewer",
     }
     assert run_cli("rbac", "can-i", "--list", "get", "pods", "--as", "jane", *SRC).code == 2
+
+
+def test_who_can_marks_subjects_that_match_nobody(tmp_path: Path) -> None:
+    f = tmp_path / "crb.yaml"
+    f.write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n"
+        "rules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\n"
+        "subjects: [{kind: ServiceAccount, name: lost}]\n"
+    )
+    r = run_cli("rbac", "who-can", "get", "pods", "-f", str(f), "-q")
+    assert r.code == 0
+    assert r.stdout.splitlines()[2].split("  ")[0:2] == ["ServiceAccount", "lost"]
+    assert (
+        "ClusterRoleBinding b (a ServiceAccount without a namespace in a ClusterRoleBinding matches nobody)"
+        in r.stdout
+    )
