@@ -160,6 +160,8 @@ def harden(  # noqa: PLR0917 - one parameter per option
         click.echo(f"kapsec: {c.check:<11} {c.safety.value:<13} {shown}\n           {c.reason}", err=True)
     for note in plan.notes:
         click.echo(f"kapsec: note: {note}", err=True)
+    if node_path.startswith("/var/lib/rancher/rke2/") and not plan.empty:
+        click.echo(f"kapsec: note: {_rke2_note(plan)}", err=True)
     if kubeadm_files:
         click.echo(
             "kapsec: kubeadm: `kubeadm upgrade` rewrites this manifest from the kubeadm-config ConfigMap; merge "
@@ -388,9 +390,38 @@ def _prepare(  # noqa: PLR0917
     plan = make_plan(cfg, statuses, opts)
     new_text = patch_manifest(old_text, node_path, plan.edits)
     kubeadm_files: list[GeneratedFile] = []
-    if node_path == KUBEADM_MANIFEST and not plan.empty:
+    if node_path == KUBEADM_MANIFEST and not plan.empty and _kubeadm_managed(old_text):
         kubeadm_files = _kubeadm_files(new_text, node_path, k8s_version, config_dir)
     return plan, old_text, new_text, node_path, manifest_real, kubeadm_files
+
+
+def _kubeadm_managed(text: str) -> bool:
+    """kubeadm marks its API server pod with the advertise-address endpoint annotation."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    ann = meta.get("annotations") if isinstance(meta, dict) else None
+    return isinstance(ann, dict) and any(str(k).startswith("kubeadm.kubernetes.io/") for k in ann)
+
+
+def _rke2_note(plan: Any) -> str:
+    """RKE2 writes its pod manifests from /etc/rancher/rke2/config.yaml at every start."""
+    args = [f"{k}={v}" for k, v in plan.edits.set_flags]
+    mounts = [f"{m.host_path}:{m.mount_path}" + (":ro" if m.read_only else "") for m in plan.edits.add_mounts]
+    lines = [
+        "RKE2 rewrites this manifest from /etc/rancher/rke2/config.yaml when it restarts; add there:",
+        "  kube-apiserver-arg:",
+        *[f"    - {json.dumps(a)}" for a in args],
+    ]
+    if mounts:
+        lines += ["  kube-apiserver-extra-mount:", *[f"    - {json.dumps(m)}" for m in mounts]]
+    if plan.edits.remove_flags:
+        lines.append("  and remove: " + ", ".join(f"--{f}" for f in plan.edits.remove_flags))
+    return "\n".join(lines)
 
 
 def _kubeadm_files(new_text: str, node_path: str, k8s_version: str | None, config_dir: str) -> list[Any]:

@@ -235,19 +235,20 @@ def _find_container(doc: Any, name: str) -> tuple[CommentedMap, CommentedMap]:
     raise InputError("no kube-apiserver container found in the manifest", file=name)
 
 
+def _require_block(seq: CommentedSeq, what: str, name: str) -> None:
+    if seq.fa.flow_style():
+        raise InputError(
+            f"{what} is written in flow style ([...]); kapsec harden edits block lists only (one item per line)",
+            file=name,
+        )
+
+
 def _flag_items(container: CommentedMap, name: str) -> tuple[list[_FlagItem], CommentedSeq]:
     """The flag words of the container and the list new flags go into."""
     command = container.get("command")
     args = container.get("args")
     items: list[_FlagItem] = []
     lists: list[CommentedSeq] = [s for s in (command, args) if isinstance(s, CommentedSeq)]
-    for seq in lists:
-        if seq.fa.flow_style():
-            raise InputError(
-                "the container's command/args are written in flow style ([...]); kapsec harden edits "
-                "block lists only",
-                file=name,
-            )
     if isinstance(command, CommentedSeq) and command:
         first = str(command[0]).strip()
         if first.rsplit("/", 1)[-1] in ("sh", "bash", "ash", "dash"):
@@ -354,6 +355,7 @@ def patch_manifest(text: str, name: str, edits: ManifestEdits) -> str:
         if flag in edits.remove_flags or flag in set_map:
             keep = occs[-1] if flag in set_map else None
             for it in occs:
+                _require_block(it.seq, "the list holding --" + flag, name)
                 line, col = it.seq.lc.item(it.index)
                 if it is keep:
                     value = set_map[flag]
@@ -381,6 +383,7 @@ def patch_manifest(text: str, name: str, edits: ManifestEdits) -> str:
     if new_flags:
         if not len(target):
             raise InputError(f"the container's {target_key} list is empty", file=name)
+        _require_block(target, f"the container's {target_key}", name)
         ref_line, ref_col = target.lc.item(len(target) - 1)
         prefix = ed.lines[ref_line][:ref_col]
         if prefix.strip() != "-":
@@ -573,11 +576,15 @@ def _append_items(  # noqa: PLR0917
         if dash.strip() != "-" or not isinstance(last, CommentedMap):
             raise InputError(f"cannot add to {key}: its items are not one block mapping each", file=name)
         order = [str(k) for k in last] or list(default_order)
-        sub = 2
-        for k in last:
-            v = last[k]
-            if isinstance(v, CommentedMap) and len(v):
-                sub = v.lc.key(next(iter(v)))[1] - last.lc.key(k)[1]
+        sub = 2  # indentation of nested mappings, from the first block-style one in the list
+        for item in seq:
+            if not isinstance(item, CommentedMap) or item.fa.flow_style():
+                continue
+            nested = [k for k in item if isinstance(item[k], CommentedMap) and len(item[k])]
+            nested = [k for k in nested if not item[k].fa.flow_style()]
+            if nested:
+                k = nested[0]
+                sub = item[k].lc.key(next(iter(item[k])))[1] - item.lc.key(k)[1]
                 break
         end = _end_line(ed.lines, last, line, col)
         lines: list[str] = []

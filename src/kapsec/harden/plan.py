@@ -262,10 +262,43 @@ def _audit(b: _Builder) -> None:
         b.ensure_config_mount()
 
 
+SHARED_DIRS = ("/", "/var", "/var/log", "/tmp", "/etc", "/var/lib")
+
+
 def _audit_mount(b: _Builder, log_path: str) -> None:
     cfg = b.cfg
     log_dir = posixpath.dirname(log_path) or "/"
     hit = cfg.mount_for(log_path)
+    if log_dir in SHARED_DIRS and "audit-log-path" not in b.set_flags:
+        # mounting /var/log (or /) read-write into the API server to reach one file is worse than
+        # the mistake it fixes: move the log into a directory of its own
+        old = log_path
+        log_path, log_dir = AUDIT_LOG_PATH, posixpath.dirname(AUDIT_LOG_PATH)
+        b.set_flag(
+            "AUDIT-007",
+            "audit-log-path",
+            log_path,
+            f"the log moves out of {posixpath.dirname(old)} into a directory of its own, so that only that "
+            f"directory is mounted (the old log stays at {old})",
+            Safety.NEEDS_RESTART,
+        )
+        if hit is not None and hit[0].mount_path.rstrip("/") == old and hit[1].kind == "hostPath":
+            vol = hit[1]
+            spec = MountSpec(vol.name, log_dir, log_dir, "DirectoryOrCreate", False)
+            b.retarget.append((vol.name, spec))
+            b.changes.append(
+                Change(
+                    "AUDIT-007",
+                    "retarget-mount",
+                    vol.name,
+                    f"{spec.host_path} -> {spec.mount_path} (directory, read-write)",
+                    "the guide mounts the log file: rotated backups then land inside the container and "
+                    "are lost on restart; mount its directory instead",
+                    Safety.NEEDS_RESTART,
+                )
+            )
+            return
+        hit = None
     if hit is not None and "audit-log-path" not in b.set_flags:
         mount, vol = hit
         mp = mount.mount_path.rstrip("/")
