@@ -231,3 +231,28 @@ def test_lint_of_a_missing_file_is_exit_2_with_the_servers_words(
         "kapsec: error: nope.yaml: error while parsing file: error while loading file: error reading encryption "
         'provider configuration file "nope.yaml": open nope.yaml: no such file or directory\n'
     )
+
+
+SECRET_OBSERVED = [
+    c for c in ORACLE if c["outcome"] == "accepted" and "etcdValuePrefix" in c.get("observed", {})
+]
+
+
+@pytest.mark.parametrize("case", SECRET_OBSERVED, ids=[c["case"] for c in SECRET_OBSERVED])
+def test_provider_for_secrets_matches_the_prefix_the_server_wrote(case: dict[str, Any]) -> None:
+    # duplicate resource (first rule wins), duplicate key names, identity first/only, AES-128, legacy kind
+    config = parse_encryption_config(case["files"]["encryption.yaml"], "encryption.yaml")
+    prefix = case["observed"]["etcdValuePrefix"]
+    provider = config.provider_for("secrets")
+    if prefix.startswith("k8s:enc:"):
+        assert prefix.startswith(f"k8s:enc:{provider}:v1:")
+        rule = config.rule_for("secrets")
+        assert rule is not None
+        assert prefix.startswith(rule.providers[0].prefix_for(rule.providers[0].keys[0]))
+    else:
+        assert prefix.startswith("k8s\x00")
+        assert provider == "identity"
+
+
+def test_there_are_six_accepted_cases_with_an_observed_secret_prefix() -> None:
+    assert len(SECRET_OBSERVED) == 6
