@@ -45,6 +45,7 @@ PINNED = {
         ("AP023", "low", 15),
         ("AP030", "high", 11),
         ("AP032", "high", 11),
+        ("AP035", "high", 11),
         ("AP041", "low", 13),
         ("AP042", "low", 9),
     ],
@@ -63,6 +64,7 @@ PINNED = {
         ("AP032", "high", None),
         ("AP033", "high", None),
         ("AP034", "high", None),
+        ("AP035", "high", None),
     ],
     "openshift-library-go-default.yaml": [("AP023", "low", 37)],
     "openshift-library-go-none.yaml": [
@@ -72,6 +74,7 @@ PINNED = {
         ("AP032", "high", 27),
         ("AP033", "high", 27),
         ("AP034", "high", 27),
+        ("AP035", "high", 27),
     ],
     "openshift-library-go-writerequestbodies.yaml": [
         ("AP001", "high", 38),
@@ -87,6 +90,7 @@ PINNED = {
         ("AP032", "high", 11),
         ("AP033", "high", 11),
         ("AP034", "high", 11),
+        ("AP035", "high", 11),
     ],
     "talos-default-audit-policy.yaml": [("AP013", "medium", 8)],
 }
@@ -161,6 +165,7 @@ def test_guide_moderate_as_published_is_flagged() -> None:
         "AP032",
         "AP033",
         "AP034",
+        "AP035",
         "AP040",
         "AP042",
     ]

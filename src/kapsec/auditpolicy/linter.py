@@ -214,6 +214,14 @@ CHECKS: dict[str, Check] = {
             cis=True,
         ),
         Check(
+            "AP035",
+            "anonymous or unauthenticated requests are not audited",
+            Severity.HIGH,
+            "Make sure a rule without users/userGroups (the catch-all) records them: a request that "
+            "fails authentication has no user, so rules naming users or groups never match it, and "
+            "anonymous requests carry only system:anonymous / system:unauthenticated.",
+        ),
+        Check(
             "AP040",
             "list requests are logged at RequestResponse",
             Severity.MEDIUM,
@@ -791,6 +799,33 @@ class _Linter:
             "Pod and Deployment changes",
         )
 
+    def unauthenticated(self) -> None:
+        targets = [
+            ("", "secrets", ""),
+            ("", "pods", ""),
+            ("rbac.authorization.k8s.io", "clusterrolebindings", ""),
+        ]
+        identities = (("a request that failed authentication", "", ()), _ANONYMOUS)
+        missing = []
+        for p in _probes(("get", "list", "create"), targets, identities=identities):
+            user = None if p.user == "" else p.user
+            groups = None if user is None else p.groups
+            d = self.comp.check(
+                user, groups, p.verb, True, p.namespace, p.group, p.resource, p.subresource, p.name
+            )
+            if d.level == LEVEL_NONE:
+                missing.append((p, d))
+        if not missing:
+            self.passed("AP035", "anonymous and unauthenticated requests are audited.")
+            return
+        shown = "; ".join(f"{p.describe()} → None ({self.rule_where(d.rule_index)})" for p, d in missing[:2])
+        more = f" (and {len(missing) - 2} more probe requests)" if len(missing) > 2 else ""
+        self.add(
+            "AP035",
+            f"{shown}{more}: failed logins and anonymous access leave no trace.",
+            rule_index=missing[0][1].rule_index,
+        )
+
     # -- volume --------------------------------------------------------------------------------
 
     def volume(self) -> None:
@@ -1010,6 +1045,7 @@ def lint_policy(policy: Policy, needs: Sequence[Need] | None = None) -> list[Fin
     linter.sensitive()
     linter.sensitive_only_by_catch_all()
     linter.coverage()
+    linter.unauthenticated()
     linter.volume()
     linter.managed_fields()
     if needs:
