@@ -395,7 +395,8 @@ def _text_table(result: Any, source: str) -> str:
     "resources",
     multiple=True,
     metavar="RESOURCE",
-    help="Resource to verify (repeatable; default secrets), e.g. configmaps, deployments.apps.",
+    help="Resource to verify (repeatable; default: secrets, plus every resource --config names), "
+    "e.g. configmaps, deployments.apps.",
 )
 @click.option(
     "--all-resources",
@@ -430,10 +431,11 @@ def verify_cmd(
     output: str,
     fail_on: str,
 ) -> None:
-    """Read every stored object of the given resources from etcd (read-only, in pages) and report
-    how each is stored: in clear (protobuf ``k8s\\x00``, JSON) or ``k8s:enc:<provider>:v1:<key>:``;
-    with --config, also which values the config cannot read, which still wait for a rewrite, and
-    proof that each key decrypts a sample to the object its etcd key names.
+    """Read every stored object of the given resources from etcd (read-only, in pages, at one
+    revision) and report how each is stored: in clear (protobuf 'k8s\\x00', JSON) or under
+    'k8s:enc:<provider>:v1:<key>:'; with --config, also which values the config cannot read,
+    which still wait for a rewrite, and proof that each key decrypts a sample to the object its
+    etcd key names.
     """
     from kapsec.encryption.config import load_encryption_config
     from kapsec.encryption.etcd import TLSFiles, read_etcdctl_dump
