@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from helpers import run_cli
 
 
@@ -14,6 +16,24 @@ def lab(tmp_path: Path, *args: str) -> Path:
     result = run_cli("lab", "init", str(root), *args)
     assert result.code == 0, result.stderr
     return root
+
+
+PLANTS = (
+    "--plant",
+    "expiring-cert",
+    "--plant",
+    "expired-cert",
+    "--plant",
+    "world-readable-key",
+    "--plant",
+    "wrong-ca",
+)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One kubeadm lab with every planted problem, shared: inspect only reads it."""
+    return lab(tmp_path_factory.mktemp("planted"), *PLANTS)
 
 
 def inspect(root: Path) -> tuple[int, dict[str, Any]]:
@@ -41,12 +61,8 @@ def test_kubeadm_lab_is_clean(tmp_path: Path) -> None:
     )
 
 
-def test_kubeadm_lab_with_every_planted_problem(tmp_path: Path) -> None:
-    root = lab(
-        tmp_path, "--plant", "expiring-cert", "--plant", "expired-cert", "--plant", "world-readable-key",
-        "--plant", "wrong-ca",
-    )  # fmt: skip
-    code, doc = inspect(root)
+def test_kubeadm_lab_with_every_planted_problem(planted: Path) -> None:
+    code, doc = inspect(planted)
     assert code == 1
     found = [(check, status, message.split(": ", 1)[0]) for check, status, message in not_passing(doc)]
     assert found == [
@@ -84,14 +100,20 @@ def test_rke2_lab_is_clean_and_uses_its_own_layout(tmp_path: Path) -> None:
     )
 
 
-def test_sarif_and_junit_carry_the_findings(tmp_path: Path) -> None:
-    root = lab(tmp_path, "--plant", "wrong-ca")
+def test_sarif_and_junit_carry_the_findings(planted: Path) -> None:
+    root = planted
     result = run_cli("tls", "inspect", "--root", str(root), "-o", "sarif")
     assert result.code == 1
     results = json.loads(result.stdout)["runs"][0]["results"]
-    errors = [(r["ruleId"], r["properties"]["evidence"]["flag"]) for r in results if r["level"] == "error"]
-    assert errors == [("TLS-CERT-CHAIN", "--etcd-certfile")]
+    errors = sorted(
+        (r["ruleId"], r["properties"]["evidence"].get("flag", "")) for r in results if r["level"] == "error"
+    )
+    assert errors == [
+        ("TLS-CERT-CHAIN", "--etcd-certfile"),
+        ("TLS-CERT-VALIDITY", "--kubelet-client-certificate"),
+        ("TLS-FILE-MODE", ""),
+    ]
     result = run_cli("tls", "inspect", "--root", str(root), "-o", "junit")
     assert result.code == 1
-    assert result.stdout.count("<failure") == 1
-    assert 'failures="1"' in result.stdout.splitlines()[1]
+    assert result.stdout.count("<failure") == 3
+    assert 'failures="3"' in result.stdout.splitlines()[1]
