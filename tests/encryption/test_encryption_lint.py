@@ -278,3 +278,14 @@ def test_json_config_as_rke2_writes_it(tmp_path: Path) -> None:
     assert (
         next(f for f in data["findings"] if f["id"] == "ENC-003")["evidence"]["line"] == 10
     )  # the provider element
+
+
+def test_unreadable_inputs_are_one_line_errors(tmp_path: Path) -> None:
+    binary = tmp_path / "enc.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    r = run_cli("encryption", "lint", str(binary))
+    assert (r.code, r.stderr) == (2, f"kapsec: error: {binary}: not UTF-8 text (byte 0)\n")
+    r = run_cli("encryption", "lint", str(tmp_path))
+    assert r.code == 2
+    assert "is a directory" in r.stderr
+    assert "Traceback" not in r.stderr
