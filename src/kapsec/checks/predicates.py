@@ -207,6 +207,13 @@ def anonymous_auth(check: Check, ctx: ScanContext) -> Outcome:
         if cfg.is_set("anonymous-auth")
         else "--anonymous-auth is not set (default true)"
     )
+    if "AlwaysAllow" in cfg.get_set("authorization-mode") and not cfg.get_str("authorization-config"):
+        return Outcome(
+            Status.FAIL,
+            f"{where}; the server turns it off only while AlwaysAllow authorizes everything (AUTHZ-001), "
+            "so it comes back once that is fixed: set it explicitly",
+            ev,
+        )
     return Outcome(Status.FAIL, f"{where}: unauthenticated requests are served as system:anonymous", ev)
 
 
