@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the tests use as real services or reference tools (command:package).
-SYSTEM_TOOLS := jq:jq openssl:openssl etcd:etcd-server rsyslogd:rsyslog chromium:chromium
+SYSTEM_TOOLS := jq:jq openssl:openssl etcd:etcd-server etcdctl:etcd-client rsyslogd:rsyslog chromium:chromium
 DEMO_DIR := .demo-lab
 
 .PHONY: install system-deps demo test lint typecheck unit bench clean
