@@ -7,11 +7,16 @@ Prints wall times and pods/s for:
   1. evaluation only, both levels per pod, sharing checks (what `pss simulate` does);
   2. the same with each level evaluated from scratch (no sharing), for the ratio;
   3. end to end from a JSON List file through kapsec.sources.objects (load + evaluate);
-  4. `pss check`-style single level (restricted).
+  4. `pss check`-style single level (restricted);
+  5. the tool users reach for otherwise on manifests: `checkov -f FILE --framework kubernetes`
+     against `kapsec pss check FILE --level restricted -o json`, both as subprocesses on the same
+     multi-document YAML of 500 of those pods (start-up included; checkov's rules overlap the
+     Pod Security Standards but are not the same set). checkov comes from `.venv-bench` at the
+     repository root (see benchmarks/scan.py); the comparison is skipped when it is not there.
 There is no kube-apiserver here to compare with (`kubectl apply --dry-run=server` evaluates one
-object per HTTP round trip, typically milliseconds each); see docs/pss.md.
+object per HTTP round trip).
 
-Run: .venv/bin/python benchmarks/pss.py [N]
+Run: .venv/bin/python benchmarks/pss.py [N] [--no-checkov]
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import copy
 import gc
 import json
 import os
+import resource
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -50,8 +57,38 @@ def sample_pods() -> list[dict]:
     return pods
 
 
+def compare_with_checkov(pods: list[dict], count: int = 500) -> None:
+    checkov = ROOT / ".venv-bench" / "bin" / "checkov"
+    kapsec = Path(sys.executable).with_name("kapsec")
+    if not checkov.exists():
+        print(
+            "5. checkov comparison skipped: .venv-bench/bin/checkov not found (benchmarks/scan.py installs it)"
+        )
+        return
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "pods.yaml"
+        path.write_text(yaml.safe_dump_all(pods[:count]))
+
+        def run(cmd: list[str]) -> tuple[float, float]:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+        k = run([str(kapsec), "pss", "check", str(path), "--level", "restricted", "-o", "json"])
+        c = run([str(checkov), "-f", str(path), "--framework", "kubernetes", "--quiet", "-o", "json"])
+    print(
+        f"5. {count} pods, subprocess: kapsec pss check wall {k[0]:.2f} s cpu {k[1]:.2f} s | "
+        f"checkov wall {c[0]:.2f} s cpu {c[1]:.2f} s  (kapsec {c[0] / k[0]:.0f}x faster wall, "
+        f"{c[1] / k[1]:.0f}x less cpu)"
+    )
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 50_000
     base = sample_pods()
     pods = []
     for i in range(n):
@@ -123,6 +160,8 @@ def main() -> None:
         f"target >= {TARGET} pods/s at both levels (cpu time): {'meets' if rate >= TARGET else 'MISSES'} "
         f"({rate:.0f}); wall-clock rates drop when other processes share the CPUs"
     )
+    if "--no-checkov" not in sys.argv:
+        compare_with_checkov(pods)
 
 
 if __name__ == "__main__":
