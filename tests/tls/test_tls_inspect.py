@@ -626,3 +626,19 @@ def test_every_service_account_key_file_is_searched(tree: Tree) -> None:
             "/etc/kubernetes/pki/sa-next.pub; tokens it signs will not verify",
         )
     ]
+
+
+def test_certificate_and_key_in_one_file_is_held_to_key_permissions(tmp_path: Path) -> None:
+    both = issue("system:node:node1")
+    write(tmp_path / "kubelet-client-current.pem", both.cert_pem + both.key_pem, 0o644)
+    code, doc = inspect_json(str(tmp_path / "kubelet-client-current.pem"))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-FILE-MODE",
+            "fail",
+            f"{tmp_path}/kubelet-client-current.pem: private key has mode 644, more permissive than 600",
+        )
+    ]
+    pair = [f["message"] for f in doc["findings"] if f["id"] == "TLS-KEY-PAIR"]
+    assert pair == [f"{tmp_path}/kubelet-client-current.pem: matches {tmp_path}/kubelet-client-current.pem"]

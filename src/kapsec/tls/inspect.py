@@ -586,7 +586,10 @@ def _classify_file(plan: Plan, source: Source, ref: Ref, *, explicit: bool) -> N
     if pki.PemKind.CERTIFICATE in kinds or (
         data[:1] == b"\x30" and source.display.endswith((".crt", ".der", ".cer"))
     ):
-        plan.cert(source, ref)
+        target = plan.cert(source, ref)
+        if pki.PemKind.PRIVATE_KEY in kinds:  # certificate and key in one file (kubelet-client-*.pem)
+            plan.key(source, ref)
+            target.key = target.key or source
     elif pki.PemKind.PRIVATE_KEY in kinds:
         plan.key(source, ref)
     elif pki.PemKind.PUBLIC_KEY in kinds:
