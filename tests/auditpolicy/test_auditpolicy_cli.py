@@ -318,3 +318,20 @@ def test_explain_why_names_the_first_failing_condition_of_each_earlier_rule() ->
         "the request has no user (it failed authentication) and the rule names userGroups",
     ]
     assert json.loads(j.stdout)["ruleIndex"] == 8
+
+
+def test_lint_list_checks() -> None:
+    r = run_cli("audit-policy", "lint", "--list-checks")
+    assert r.code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0] == "AP001  high      unknown field is silently dropped by the API server"
+    assert "AP030  high      access to Secrets is not audited  [CIS 3.2.2]" in lines
+    ids = [
+        x["id"]
+        for x in json.loads(run_cli("audit-policy", "lint", "--list-checks", "-o", "json").stdout)["checks"]
+    ]
+    assert ids == sorted(ids)
+    assert (
+        run_cli("audit-policy", "lint").stderr
+        == "kapsec: error: lint needs a policy FILE (or --list-checks)\n"
+    )

@@ -63,206 +63,209 @@ class Check:
 
 CHECKS: dict[str, Check] = {
     c.id: c
-    for c in (
-        Check(
-            "AP001",
-            "unknown field is silently dropped by the API server",
-            Severity.HIGH,
-            "Fix the field name. The server only logs a warning and ignores the field, so a misspelt "
-            "condition (verb:, resource:, namespace:) makes the rule match far more than intended and a "
-            "misspelt omitStage: keeps every stage.",
+    for c in sorted(
+        (
+            Check(
+                "AP001",
+                "unknown field is silently dropped by the API server",
+                Severity.HIGH,
+                "Fix the field name. The server only logs a warning and ignores the field, so a misspelt "
+                "condition (verb:, resource:, namespace:) makes the rule match far more than intended and a "
+                "misspelt omitStage: keeps every stage.",
+            ),
+            Check(
+                "AP002",
+                "duplicate field: only the last value counts",
+                Severity.MEDIUM,
+                "Remove the duplicate key; merge the values into one list.",
+            ),
+            Check(
+                "AP003",
+                "extra YAML document is ignored",
+                Severity.MEDIUM,
+                "The server reads only the first document of the file. Put all rules in one Policy.",
+            ),
+            Check(
+                "AP006",
+                "deprecated apiVersion: refused from Kubernetes 1.24",
+                Severity.HIGH,
+                "Change apiVersion to audit.k8s.io/v1 (the fields are the same). kube-apiserver 1.24 and "
+                "later refuse audit.k8s.io/v1alpha1 and v1beta1 policies and do not start.",
+            ),
+            Check(
+                "AP004",
+                "wildcard or glob in a field that has none",
+                Severity.HIGH,
+                'users, userGroups, verbs and namespaces are compared literally: "*" or "*apiserver" only '
+                "matches a name that is literally that string. Remove the condition to match everything, or "
+                "list the names.",
+            ),
+            Check(
+                "AP005",
+                "resource listed under the wrong API group",
+                Severity.MEDIUM,
+                "Put the resource under its API group (group is the group name without version; "
+                '"" is the core group). As written the entry matches nothing.',
+            ),
+            Check(
+                "AP010",
+                "no catch-all rule: unmatched requests are not audited",
+                Severity.HIGH,
+                "End the policy with a rule that has no conditions, e.g. '- level: Metadata', so every "
+                "request not matched earlier is still recorded.",
+                cis=True,
+            ),
+            Check(
+                "AP011",
+                "the policy logs nothing",
+                Severity.CRITICAL,
+                "Every rule is level None, so no audit event is ever written. Start from "
+                "'kapsec audit-policy generate --profile recommended'.",
+                cis=True,
+            ),
+            Check(
+                "AP012",
+                "catch-all rule logs request and response bodies",
+                Severity.MEDIUM,
+                "A RequestResponse catch-all records every object read or written, typically several times "
+                "the volume of Metadata. Use Metadata for the catch-all and raise only what you need.",
+            ),
+            Check(
+                "AP013",
+                "RequestReceived stage is not omitted",
+                Severity.MEDIUM,
+                "Add 'omitStages: [RequestReceived]' at the top of the policy. Otherwise every request is "
+                "written twice (once when received, once when complete) with no extra information.",
+            ),
+            Check(
+                "AP014",
+                "ResponseComplete stage is omitted",
+                Severity.HIGH,
+                "Remove ResponseComplete from omitStages. It is the only event that carries the response "
+                "status (was the request allowed, did it succeed) and the authorization decision; without it "
+                "a RequestReceived event says only that something was attempted.",
+            ),
+            Check(
+                "AP020",
+                "Secret contents are written to the audit log",
+                Severity.CRITICAL,
+                'Log secrets at Metadata only: put a rule \'- level: Metadata, resources: [{group: "", '
+                "resources: [secrets]}]' before any rule that raises them.",
+                cis=True,
+            ),
+            Check(
+                "AP021",
+                "ConfigMap contents (which may hold credentials) are written to the audit log",
+                Severity.MEDIUM,
+                "Log configmaps at Metadata, or at Request only for the namespaces where changes must be "
+                "reviewed and no credentials are kept.",
+                cis=True,
+            ),
+            Check(
+                "AP022",
+                "bearer tokens are written to the audit log",
+                Severity.CRITICAL,
+                "Log tokenreviews (authentication.k8s.io) and serviceaccounts/token at Metadata: a TokenReview "
+                "request carries the token under review and a TokenRequest response the new token.",
+                cis=True,
+            ),
+            Check(
+                "AP023",
+                "sensitive resources are kept at Metadata only by the catch-all rule",
+                Severity.LOW,
+                "Add an explicit Metadata rule for secrets, configmaps, serviceaccounts/token and tokenreviews "
+                "near the top of the policy, so a broader rule added later above the catch-all cannot start "
+                "logging their contents.",
+            ),
+            Check(
+                "AP030",
+                "access to Secrets is not audited",
+                Severity.HIGH,
+                "Audit secrets at Metadata for every verb.",
+                cis=True,
+            ),
+            Check(
+                "AP031",
+                "RBAC changes are not audited",
+                Severity.HIGH,
+                "Audit writes to roles, rolebindings, clusterroles and clusterrolebindings at least at Metadata "
+                "(Request to see which role a binding grants).",
+                cis=True,
+            ),
+            Check(
+                "AP032",
+                "exec, attach, port-forward and proxy are not audited",
+                Severity.HIGH,
+                "Audit pods/exec, pods/attach, pods/portforward, pods/proxy, services/proxy and nodes/proxy at "
+                "least at Metadata.",
+                cis=True,
+            ),
+            Check(
+                "AP033",
+                "service account token requests are not audited",
+                Severity.HIGH,
+                "Audit create on serviceaccounts/token at Metadata.",
+                cis=True,
+            ),
+            Check(
+                "AP034",
+                "Pod and Deployment changes are not audited",
+                Severity.HIGH,
+                "Audit create, update, patch and delete of pods and deployments at least at Metadata.",
+                cis=True,
+            ),
+            Check(
+                "AP035",
+                "anonymous or unauthenticated requests are not audited",
+                Severity.HIGH,
+                "Make sure a rule without users/userGroups (the catch-all) records them: a request that "
+                "fails authentication has no user, so rules naming users or groups never match it, and "
+                "anonymous requests carry only system:anonymous / system:unauthenticated.",
+            ),
+            Check(
+                "AP040",
+                "list requests are logged at RequestResponse",
+                Severity.MEDIUM,
+                "A RequestResponse list records every object in the response, and controllers list "
+                "constantly. Limit RequestResponse to writes (verbs: [create, update, patch, delete]) and "
+                "log reads at Metadata or Request.",
+            ),
+            Check(
+                "AP041",
+                "events are logged with bodies",
+                Severity.LOW,
+                "Events are written by every component all the time; log them at Metadata or drop them "
+                "(level None) as the GKE policy does.",
+            ),
+            Check(
+                "AP042",
+                "request and response bodies keep metadata.managedFields",
+                Severity.LOW,
+                "Add 'omitManagedFields: true' at the top of the policy (Kubernetes 1.23+): managedFields "
+                "are server-side-apply bookkeeping, often a third of a logged object, and never needed to "
+                "answer who changed what.",
+            ),
+            Check(
+                "AP050",
+                "rule can never match: an earlier rule matches every request it does",
+                Severity.MEDIUM,
+                "The first matching rule wins. Move the narrower rule above the broader one, or remove it.",
+            ),
+            Check(
+                "AP060",
+                "detection would be blind under this policy",
+                Severity.MEDIUM,
+                "Raise the level for the requests the detection reads (Request when it reads the request "
+                "body), above any broader rule that matches them first.",
+            ),
+            Check(
+                "AP090",
+                "unused suppression",
+                Severity.LOW,
+                "Remove the kapsec-lint comment: nothing it names is reported any more.",
+            ),
         ),
-        Check(
-            "AP002",
-            "duplicate field: only the last value counts",
-            Severity.MEDIUM,
-            "Remove the duplicate key; merge the values into one list.",
-        ),
-        Check(
-            "AP003",
-            "extra YAML document is ignored",
-            Severity.MEDIUM,
-            "The server reads only the first document of the file. Put all rules in one Policy.",
-        ),
-        Check(
-            "AP006",
-            "deprecated apiVersion: refused from Kubernetes 1.24",
-            Severity.HIGH,
-            "Change apiVersion to audit.k8s.io/v1 (the fields are the same). kube-apiserver 1.24 and "
-            "later refuse audit.k8s.io/v1alpha1 and v1beta1 policies and do not start.",
-        ),
-        Check(
-            "AP004",
-            "wildcard or glob in a field that has none",
-            Severity.HIGH,
-            'users, userGroups, verbs and namespaces are compared literally: "*" or "*apiserver" only '
-            "matches a name that is literally that string. Remove the condition to match everything, or "
-            "list the names.",
-        ),
-        Check(
-            "AP005",
-            "resource listed under the wrong API group",
-            Severity.MEDIUM,
-            "Put the resource under its API group (group is the group name without version; "
-            '"" is the core group). As written the entry matches nothing.',
-        ),
-        Check(
-            "AP010",
-            "no catch-all rule: unmatched requests are not audited",
-            Severity.HIGH,
-            "End the policy with a rule that has no conditions, e.g. '- level: Metadata', so every "
-            "request not matched earlier is still recorded.",
-            cis=True,
-        ),
-        Check(
-            "AP011",
-            "the policy logs nothing",
-            Severity.CRITICAL,
-            "Every rule is level None, so no audit event is ever written. Start from "
-            "'kapsec audit-policy generate --profile recommended'.",
-            cis=True,
-        ),
-        Check(
-            "AP012",
-            "catch-all rule logs request and response bodies",
-            Severity.MEDIUM,
-            "A RequestResponse catch-all records every object read or written, typically several times "
-            "the volume of Metadata. Use Metadata for the catch-all and raise only what you need.",
-        ),
-        Check(
-            "AP013",
-            "RequestReceived stage is not omitted",
-            Severity.MEDIUM,
-            "Add 'omitStages: [RequestReceived]' at the top of the policy. Otherwise every request is "
-            "written twice (once when received, once when complete) with no extra information.",
-        ),
-        Check(
-            "AP014",
-            "ResponseComplete stage is omitted",
-            Severity.HIGH,
-            "Remove ResponseComplete from omitStages. It is the only event that carries the response "
-            "status (was the request allowed, did it succeed) and the authorization decision; without it "
-            "a RequestReceived event says only that something was attempted.",
-        ),
-        Check(
-            "AP020",
-            "Secret contents are written to the audit log",
-            Severity.CRITICAL,
-            'Log secrets at Metadata only: put a rule \'- level: Metadata, resources: [{group: "", '
-            "resources: [secrets]}]' before any rule that raises them.",
-            cis=True,
-        ),
-        Check(
-            "AP021",
-            "ConfigMap contents (which may hold credentials) are written to the audit log",
-            Severity.MEDIUM,
-            "Log configmaps at Metadata, or at Request only for the namespaces where changes must be "
-            "reviewed and no credentials are kept.",
-            cis=True,
-        ),
-        Check(
-            "AP022",
-            "bearer tokens are written to the audit log",
-            Severity.CRITICAL,
-            "Log tokenreviews (authentication.k8s.io) and serviceaccounts/token at Metadata: a TokenReview "
-            "request carries the token under review and a TokenRequest response the new token.",
-            cis=True,
-        ),
-        Check(
-            "AP023",
-            "sensitive resources are kept at Metadata only by the catch-all rule",
-            Severity.LOW,
-            "Add an explicit Metadata rule for secrets, configmaps, serviceaccounts/token and tokenreviews "
-            "near the top of the policy, so a broader rule added later above the catch-all cannot start "
-            "logging their contents.",
-        ),
-        Check(
-            "AP030",
-            "access to Secrets is not audited",
-            Severity.HIGH,
-            "Audit secrets at Metadata for every verb.",
-            cis=True,
-        ),
-        Check(
-            "AP031",
-            "RBAC changes are not audited",
-            Severity.HIGH,
-            "Audit writes to roles, rolebindings, clusterroles and clusterrolebindings at least at Metadata "
-            "(Request to see which role a binding grants).",
-            cis=True,
-        ),
-        Check(
-            "AP032",
-            "exec, attach, port-forward and proxy are not audited",
-            Severity.HIGH,
-            "Audit pods/exec, pods/attach, pods/portforward, pods/proxy, services/proxy and nodes/proxy at "
-            "least at Metadata.",
-            cis=True,
-        ),
-        Check(
-            "AP033",
-            "service account token requests are not audited",
-            Severity.HIGH,
-            "Audit create on serviceaccounts/token at Metadata.",
-            cis=True,
-        ),
-        Check(
-            "AP034",
-            "Pod and Deployment changes are not audited",
-            Severity.HIGH,
-            "Audit create, update, patch and delete of pods and deployments at least at Metadata.",
-            cis=True,
-        ),
-        Check(
-            "AP035",
-            "anonymous or unauthenticated requests are not audited",
-            Severity.HIGH,
-            "Make sure a rule without users/userGroups (the catch-all) records them: a request that "
-            "fails authentication has no user, so rules naming users or groups never match it, and "
-            "anonymous requests carry only system:anonymous / system:unauthenticated.",
-        ),
-        Check(
-            "AP040",
-            "list requests are logged at RequestResponse",
-            Severity.MEDIUM,
-            "A RequestResponse list records every object in the response, and controllers list "
-            "constantly. Limit RequestResponse to writes (verbs: [create, update, patch, delete]) and "
-            "log reads at Metadata or Request.",
-        ),
-        Check(
-            "AP041",
-            "events are logged with bodies",
-            Severity.LOW,
-            "Events are written by every component all the time; log them at Metadata or drop them "
-            "(level None) as the GKE policy does.",
-        ),
-        Check(
-            "AP042",
-            "request and response bodies keep metadata.managedFields",
-            Severity.LOW,
-            "Add 'omitManagedFields: true' at the top of the policy (Kubernetes 1.23+): managedFields "
-            "are server-side-apply bookkeeping, often a third of a logged object, and never needed to "
-            "answer who changed what.",
-        ),
-        Check(
-            "AP050",
-            "rule can never match: an earlier rule matches every request it does",
-            Severity.MEDIUM,
-            "The first matching rule wins. Move the narrower rule above the broader one, or remove it.",
-        ),
-        Check(
-            "AP060",
-            "detection would be blind under this policy",
-            Severity.MEDIUM,
-            "Raise the level for the requests the detection reads (Request when it reads the request "
-            "body), above any broader rule that matches them first.",
-        ),
-        Check(
-            "AP090",
-            "unused suppression",
-            Severity.LOW,
-            "Remove the kapsec-lint comment: nothing it names is reported any more.",
-        ),
+        key=lambda c: c.id,
     )
 }
 

@@ -158,7 +158,10 @@ def detection_needs() -> list[Any] | None:
 
 
 @audit_policy.command()
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", required=False)
+@click.option(
+    "--list-checks", is_flag=True, help="Print the catalog of checks (ID, severity, title, fix) and exit."
+)
 @click.option(
     "--detections/--no-detections",
     default=True,
@@ -170,7 +173,13 @@ def detection_needs() -> list[Any] | None:
 @output_option()
 @fail_on_option
 def lint(  # noqa: PLR0917 - one parameter per click option
-    file: str, detections: bool, show_all: bool, k8s_version: str | None, output: str, fail_on: str
+    file: str | None,
+    list_checks: bool,
+    detections: bool,
+    show_all: bool,
+    k8s_version: str | None,
+    output: str,
+    fail_on: str,
 ) -> None:
     """Review an audit policy FILE as an expert would: leaks, blind spots, volume, dead rules.
 
@@ -181,8 +190,29 @@ def lint(  # noqa: PLR0917 - one parameter per click option
     Exit codes: 0 no failed finding at or above --fail-on; 1 there is one (a policy the API
     server rejects is a critical AP000 finding); 2 the file cannot be read.
     """
-    from kapsec.auditpolicy.linter import lint_policy
+    from kapsec.auditpolicy.linter import CHECKS, lint_policy
     from kapsec.report import render
+
+    if list_checks:
+        catalog = [
+            {
+                "id": c.id,
+                "severity": c.severity.label,
+                "title": c.title,
+                "benchmarks": {"cis-1.12": "3.2.2"} if c.cis else {},
+                "remediation": c.remediation,
+            }
+            for c in CHECKS.values()
+        ]
+        if output == "json":
+            click.echo(json.dumps({"checks": catalog}, indent=2))
+        else:
+            for c in catalog:
+                cis = "  [CIS 3.2.2]" if c["benchmarks"] else ""
+                click.echo(f"{c['id']}  {c['severity']:<8}  {c['title']}{cis}")
+        return
+    if file is None:
+        raise UsageError("lint needs a policy FILE (or --list-checks)")
 
     findings: list[Finding]
     try:
