@@ -14,12 +14,9 @@ from helpers import DATA, run_cli
 REAL = DATA / "control-plane-manifests"
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("lab") / "node"
-    r = run_cli("lab", "init", str(root))
-    assert r.code == 0, r.stderr
-    return root
+@pytest.fixture
+def lab(lab_root: Path) -> Path:
+    return lab_root
 
 
 def scan_json(*args: str) -> tuple[int, dict[str, object], str]:
