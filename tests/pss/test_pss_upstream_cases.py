@@ -7,7 +7,10 @@ check_appArmorProfile_test.go (d7ce957d), check_seccompProfile_restricted_test.g
 check_restrictedVolumes_test.go (030880a5), check_hostPorts_test.go (f5a2724d),
 check_capabilities_restricted_test.go (f10dfc6e), check_runAsUser_test.go (b8ff6a45),
 check_windowsHostProcess_test.go (b8ff6a45), check_hostProbesAndhostLifecycle_test.go
-(5e377f94), check_sysctls_test.go (7d81be8e). Apache License 2.0, The Kubernetes Authors.
+(5e377f94), check_sysctls_test.go (7d81be8e), check_procMount_test.go (9b1230e8),
+check_capabilities_baseline_test.go (d7ce957d), check_seccompProfile_baseline_test.go (da0c8de9),
+check_allowPrivilegeEscalation_test.go (78fc8e44), check_hostPathVolumes_test.go (7fc9c57d),
+check_hostNamespaces_test.go (f5a2724d). Apache License 2.0, The Kubernetes Authors.
 The Go struct literals are written here as the equivalent JSON objects.
 
 One upstream case is left out on purpose: restrictedVolumes' ``{Name: "c1", VolumeSource: {}}``
@@ -34,6 +37,7 @@ def c(name: str, sc: dict[str, Any] | None = None, **extra: Any) -> dict[str, An
 
 
 AA = "container.apparmor.security.beta.kubernetes.io/"
+SC = "container.seccomp.security.alpha.kubernetes.io/"
 VOLUME_TYPES = [
     ("b1", "hostPath"),
     ("b2", "gcePersistentDisk"),
@@ -604,6 +608,175 @@ CASES: list[tuple[str, str, dict[str, str], dict[str, Any], tuple[str, str] | No
         {},
         {"securityContext": {"sysctls": [{"name": "a"}, {"name": "b"}]}},
         ("forbidden sysctls", "a, b"),
+    ),
+    # --- procMount
+    (
+        "proc_mount_1_0",
+        "procMount",
+        {},
+        {
+            "containers": [
+                c("a"),
+                c("b", {}),
+                c("c", {"procMount": "Default"}),
+                c("d", {"procMount": "Unmasked"}),
+                c("e", {"procMount": "other"}),
+            ]
+        },
+        ("procMount", 'containers "d", "e" must not set securityContext.procMount to "Unmasked", "other"'),
+    ),
+    # --- capabilities_baseline
+    (
+        "capabilities_baseline_1_0",
+        "multiple containers",
+        {},
+        {
+            "containers": [
+                c("a", {"capabilities": {"add": ["FOO", "BAR"]}}),
+                c("b", {"capabilities": {"add": ["BAR", "BAZ"]}}),
+            ]
+        },
+        (
+            "non-default capabilities",
+            'containers "a", "b" must not include "BAR", "BAZ", "FOO" in securityContext.capabilities.add',
+        ),
+    ),
+    # --- seccompProfile_baseline
+    (
+        "seccomp_profile_baseline_1_0",
+        "pod seccomp invalid",
+        {"seccomp.security.alpha.kubernetes.io/pod": "unconfined"},
+        {},
+        ("seccompProfile", 'forbidden annotation seccomp.security.alpha.kubernetes.io/pod="unconfined"'),
+    ),
+    (
+        "seccomp_profile_baseline_1_0",
+        "containers seccomp invalid",
+        {SC + "a": "unconfined", SC + "b": "unknown"},
+        {"containers": [c("a"), c("b"), c("c")]},
+        ("seccompProfile", f'forbidden annotations {SC}a="unconfined", {SC}b="unknown"'),
+    ),
+    (
+        "seccomp_profile_baseline_1_0",
+        "pod and containers seccomp invalid",
+        {
+            "seccomp.security.alpha.kubernetes.io/pod": "unconfined",
+            SC + "a": "unconfined",
+            SC + "b": "unknown",
+        },
+        {"containers": [c("a"), c("b"), c("c")]},
+        (
+            "seccompProfile",
+            f'forbidden annotations {SC}a="unconfined", {SC}b="unknown", '
+            'seccomp.security.alpha.kubernetes.io/pod="unconfined"',
+        ),
+    ),
+    (
+        "seccomp_profile_baseline_1_19",
+        "pod seccomp invalid",
+        {},
+        {"securityContext": {"seccompProfile": {"type": "Unconfined"}}, "containers": [c("a")]},
+        ("seccompProfile", 'pod must not set securityContext.seccompProfile.type to "Unconfined"'),
+    ),
+    (
+        "seccomp_profile_baseline_1_19",
+        "containers seccomp invalid",
+        {},
+        {
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                c("a"),
+                c("b", {}),
+                c("c", {"seccompProfile": {"type": "Unconfined"}}),
+                c("d", {"seccompProfile": {"type": "Unconfined"}}),
+                c("e", {"seccompProfile": {"type": "RuntimeDefault"}}),
+                c("f", {"seccompProfile": {"type": "RuntimeDefault"}}),
+            ],
+        },
+        (
+            "seccompProfile",
+            'containers "c", "d" must not set securityContext.seccompProfile.type to "Unconfined"',
+        ),
+    ),
+    (
+        "seccomp_profile_baseline_1_19",
+        "pod and containers seccomp invalid",
+        {},
+        {
+            "securityContext": {"seccompProfile": {"type": "Unconfined"}},
+            "containers": [
+                c("a"),
+                c("b", {}),
+                c("c", {"seccompProfile": {"type": "Unconfined"}}),
+                c("d", {"seccompProfile": {"type": "Unconfined"}}),
+                c("e", {"seccompProfile": {"type": "RuntimeDefault"}}),
+                c("f", {"seccompProfile": {"type": "RuntimeDefault"}}),
+            ],
+        },
+        (
+            "seccompProfile",
+            'pod and containers "c", "d" must not set securityContext.seccompProfile.type to "Unconfined"',
+        ),
+    ),
+    # --- allowPrivilegeEscalation
+    *[
+        (
+            fn,
+            "multiple containers",
+            {},
+            {
+                "containers": [
+                    c("a"),
+                    c("b", {"allowPrivilegeEscalation": None}),
+                    c("c", {"allowPrivilegeEscalation": True}),
+                    c("d", {"allowPrivilegeEscalation": False}),
+                ]
+            },
+            (
+                "allowPrivilegeEscalation != false",
+                'containers "a", "b", "c" must set securityContext.allowPrivilegeEscalation=false',
+            ),
+        )
+        for fn in ("allow_privilege_escalation_1_25", "allow_privilege_escalation_1_8")
+    ],
+    (
+        "allow_privilege_escalation_1_25",
+        "windows pod",
+        {},
+        {"os": {"name": "windows"}, "containers": [c("a")]},
+        None,
+    ),
+    (
+        "allow_privilege_escalation_1_25",
+        "linux pod without securityContext",
+        {},
+        {"os": {"name": "linux"}, "containers": [c("a")]},
+        (
+            "allowPrivilegeEscalation != false",
+            'container "a" must set securityContext.allowPrivilegeEscalation=false',
+        ),
+    ),
+    # --- hostPathVolumes
+    (
+        "host_path_volumes_1_0",
+        "host path volumes",
+        {},
+        {
+            "volumes": [
+                {"name": "a", "hostPath": {}},
+                {"name": "b", "hostPath": {}},
+                {"name": "c", "emptyDir": {}},
+            ]
+        },
+        ("hostPath volumes", 'volumes "a", "b"'),
+    ),
+    # --- hostNamespaces
+    (
+        "host_namespaces_1_0",
+        "multiple host namespaces",
+        {},
+        {"hostNetwork": True, "hostIPC": True, "hostPID": True},
+        ("host namespaces", "hostNetwork=true, hostPID=true, hostIPC=true"),
     ),
 ]
 
