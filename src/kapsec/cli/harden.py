@@ -218,12 +218,22 @@ def harden(  # noqa: PLR0917 - one parameter per option
     written = ap.write_generated(plan.files, root)
     try:
         ap.write_generated_overwrite(kubeadm_files, root)
-        scan_ctx = ScanContext(config=new_cfg, root=root, snapshot=None, manifest_real=None)
-        for finding in run(scan_ctx, select(load_catalog(), only=("FLAG-001", "FLAG-003"))):
-            if finding.status is Status.FAIL:
-                raise ValidationError(
-                    f"the new configuration would not start: {finding.message}", file=node_path
-                )
+        # the start-up checks on the new configuration, with the files now in place; a problem the
+        # old configuration already had is reported, not blamed on the change
+        start_checks = select(load_catalog(), only=("FLAG-001", "FLAG-003"))
+        old_cfg = from_manifest_text(old_text, node_path, k8s_version=k8s_version)
+        before = {
+            f.id: f.message
+            for f in run(ScanContext(config=old_cfg, root=root, manifest_real=None), start_checks)
+            if f.status is Status.FAIL
+        }
+        for finding in run(ScanContext(config=new_cfg, root=root, manifest_real=None), start_checks):
+            if finding.status is not Status.FAIL:
+                continue
+            if before.get(finding.id) == finding.message:
+                click.echo(f"kapsec: warning: already so before this change: {finding.message}", err=True)
+                continue
+            raise ValidationError(f"the new configuration would not start: {finding.message}", file=node_path)
         backup = ap.make_backup(backup_real, manifest_real, node_path, written, dt.datetime.now(dt.UTC))
         mode_bits = os.stat(manifest_real).st_mode & 0o777
         ap.atomic_write(manifest_real, new_text.encode("utf-8"), mode_bits)
