@@ -3,7 +3,8 @@
 IDs: NETPOL-001 default-deny ingress per namespace, NETPOL-002 default-deny egress per
 namespace, NETPOL-003 pods selected by no policy, NETPOL-004 policy selecting no pod, NETPOL-005
 a rule allowing everything where a default deny exists, NETPOL-006 invalid policy (ignored).
-Pure.
+Pure. The semantics are those of :mod:`kapsec.netpol.coverage` (``networking/v1/types.go``); the
+finding layout is kapsec's own (model/findings.py).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 One failed finding per (object, failing check), ID ``PSS-<checkID>`` with the admission
 plugin's message; one passed ``PSS-ALLOWED`` finding per allowed object. Baseline checks are
 high severity (they stop known privilege escalations), restricted ones medium. Pure.
+
+The messages are those of ``staging/src/k8s.io/pod-security-admission/policy/check_*.go`` (via
+:mod:`kapsec.pss.checks`); the finding layout is kapsec's own (model/findings.py).
 """
 
 from __future__ import annotations
