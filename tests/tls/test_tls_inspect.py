@@ -445,7 +445,7 @@ def test_text_output_is_a_table_sorted_by_expiry(tree: Tree) -> None:
         "WARN TLS-CERT-VALIDITY (high) /etc/kubernetes/pki/apiserver-kubelet-client.crt: expires in 3 days "
         "(2026-06-04T13:00:00Z)"
     ) in lines
-    assert result.stderr == "92 checks: 0 failed, 1 warnings, 91 passed\n"
+    assert result.stderr == "99 checks: 0 failed, 1 warnings, 98 passed\n"
 
 
 @pytest.mark.parametrize(
@@ -642,3 +642,52 @@ def test_certificate_and_key_in_one_file_is_held_to_key_permissions(tmp_path: Pa
     ]
     pair = [f["message"] for f in doc["findings"] if f["id"] == "TLS-KEY-PAIR"]
     assert pair == [f"{tmp_path}/kubelet-client-current.pem: matches {tmp_path}/kubelet-client-current.pem"]
+
+
+def test_extended_key_usage_must_fit_the_role(tree: Tree) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    tree.replace_leaf(
+        "apiserver",
+        issue(
+            "kube-apiserver",
+            issuer=tree.ca,
+            dns=(
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
+            ips=("10.96.0.1", "172.30.1.2"),
+            eku=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+        ),
+    )
+    tree.replace_leaf(
+        "apiserver-etcd-client",
+        issue("kube-apiserver-etcd-client", issuer=tree.etcd_ca, eku=(ExtendedKeyUsageOID.SERVER_AUTH,)),
+    )
+    # an explicit anyExtendedKeyUsage is fine for any role
+    tree.replace_leaf(
+        "front-proxy-client",
+        issue(
+            "front-proxy-client",
+            issuer=tree.front_proxy_ca,
+            eku=(ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,),
+        ),
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-USAGE",
+            "fail",
+            "/etc/kubernetes/pki/apiserver.crt: not valid for serverAuth (extended key usage: clientAuth); "
+            "Go peers reject it for this role",
+        ),
+        (
+            "TLS-CERT-USAGE",
+            "fail",
+            "/etc/kubernetes/pki/apiserver-etcd-client.crt: not valid for clientAuth (extended key usage: serverAuth); "
+            "Go peers reject it for this role",
+        ),
+    ]

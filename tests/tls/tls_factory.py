@@ -85,6 +85,7 @@ def issue(
     ips: tuple[str, ...] = (),
     algorithm: hashes.HashAlgorithm | None = None,
     orgs: tuple[str, ...] = (),
+    eku: tuple[x509.ObjectIdentifier, ...] = (),
 ) -> Issued:
     key = key or new_key()
     attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
@@ -103,6 +104,8 @@ def issue(
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     signer = issuer.key if issuer else key
     cert = builder.sign(signer, hashes.SHA256())
     if isinstance(algorithm, hashes.SHA1):

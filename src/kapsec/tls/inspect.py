@@ -71,6 +71,7 @@ TITLES = {
     "TLS-CERT-CHAIN": "Certificate chains to the CA that verifies it",
     "TLS-CERT-CA": "A CA flag names a CA certificate",
     "TLS-KEY-PAIR": "Private key matches its certificate",
+    "TLS-CERT-USAGE": "Certificate may be used for its role (serverAuth / clientAuth)",
     "TLS-KEY-SIZE": "Private key is strong enough",
     "TLS-FILE-MODE": "Certificate, key and kubeconfig file permissions",
     "TLS-FILE-READ": "Referenced certificate or key can be read",
@@ -122,6 +123,7 @@ class CertTarget:
     sans: tuple[list[str], list[str], list[str]] | None = None  # (dns, ips, problems)
     must_be_ca: bool = False
     issuer_lookup: bool = True  # without named CAs, look the issuer up among the CA files found
+    usages: set[str] = field(default_factory=set)  # extended key usages its role needs
 
 
 @dataclass
@@ -298,7 +300,11 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
         return found[0], name
 
     def add_pair(
-        pod: PodFlags, cert_flag: str, key_flag: str, cas: Sequence[tuple[Source, str] | None]
+        pod: PodFlags,
+        cert_flag: str,
+        key_flag: str,
+        cas: Sequence[tuple[Source, str] | None],
+        usages: tuple[str, ...] = ("clientAuth",),
     ) -> CertTarget | None:
         found = src(pod, cert_flag)
         key = src(pod, key_flag)
@@ -307,6 +313,7 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
         if found is None:
             return None
         target = plan.cert(*found)
+        target.usages.update(usages)
         if key is not None:
             target.key = key[0]
         for ca in cas:
@@ -325,7 +332,9 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
     if api is not None:
         # Clients verify the serving certificate with their kubeconfig's CA; without kubeconfigs the
         # issuer is looked up among the CA files found (kubeadm signs it with the client CA, RKE2 not).
-        serving = add_pair(api, "--tls-cert-file", "--tls-private-key-file", list(kubeconfig_cas))
+        serving = add_pair(
+            api, "--tls-cert-file", "--tls-private-key-file", list(kubeconfig_cas), usages=("serverAuth",)
+        )
         if serving is not None:
             adv = api.get("--advertise-address")
             cidr = api.get("--service-cluster-ip-range")
@@ -348,10 +357,14 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
             if verifiers:
                 plan.sa_pairs.append((signing[0], verifiers, signing[1]))
     if etcd is not None:
-        add_pair(etcd, "--cert-file", "--key-file", [etcd_ca or etcd_trusted])
-        add_pair(etcd, "--peer-cert-file", "--peer-key-file", [etcd_peer_ca])
+        add_pair(etcd, "--cert-file", "--key-file", [etcd_ca or etcd_trusted], usages=("serverAuth",))
+        # peers dial each other with the same certificate they serve with
+        add_pair(
+            etcd, "--peer-cert-file", "--peer-key-file", [etcd_peer_ca], usages=("serverAuth", "clientAuth")
+        )
 
     for target in kubeconfig_clients:
+        target.usages.add("clientAuth")
         if client_ca is not None and client_ca not in target.cas:
             target.cas.append(client_ca)
 
@@ -372,6 +385,7 @@ def _kubelet_serving(root: Path, plan: Plan, kubelet_ca: tuple[Source, str] | No
     ref = Ref("kubelet serving certificate", None, "/var/lib/kubelet/pki")
     target = plan.cert(Source(f"/{KUBELET_SERVING}.crt", crt), ref)
     target.issuer_lookup = False
+    target.usages.add("serverAuth")
     if kubelet_ca is not None and kubelet_ca not in target.cas:
         target.cas.append(kubelet_ca)
     if key.is_file():
@@ -777,6 +791,10 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
                 )
             )
             statuses[0].append(Status.FAIL)
+        if target.usages:
+            f = _usage_check(display, leaf, frozenset(target.usages), ev)
+            findings.append(f)
+            statuses[0].append(f.status)
         if target.sans is not None:
             f = _san_check(display, leaf, target.sans, ev)
             findings.append(f)
@@ -919,6 +937,29 @@ def _san_check(
         return _finding("TLS-CERT-SAN", Status.WARN, Severity.MEDIUM, f"{display}: {'; '.join(problems)}", ev)
     return _finding(
         "TLS-CERT-SAN", Status.PASS, Severity.MEDIUM, f"{display}: has {', '.join(dns + ips)}", ev
+    )
+
+
+def _usage_check(display: str, cert: x509.Certificate, needed: frozenset[str], ev: Evidence) -> Finding:
+    missing = pki.missing_usages(cert, needed)
+    have = pki.extended_key_usages(cert)
+    shown = "no extended key usage (any use)" if have is None else ", ".join(sorted(have))
+    if missing:
+        return _finding(
+            "TLS-CERT-USAGE",
+            Status.FAIL,
+            Severity.HIGH,
+            f"{display}: not valid for {', '.join(missing)} (extended key usage: {shown}); "
+            "Go peers reject it for this role",
+            ev,
+            remediation="Reissue the certificate with the extended key usages its role needs.",
+        )
+    return _finding(
+        "TLS-CERT-USAGE",
+        Status.PASS,
+        Severity.HIGH,
+        f"{display}: valid for {', '.join(sorted(needed))} ({shown})",
+        ev,
     )
 
 

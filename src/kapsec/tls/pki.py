@@ -274,6 +274,38 @@ def is_ca(cert: x509.Certificate) -> bool:
     return isinstance(bc, x509.BasicConstraints) and bc.ca
 
 
+_EKU_NAMES = {
+    x509.oid.ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "any",
+}
+
+
+def extended_key_usages(cert: x509.Certificate) -> frozenset[str] | None:
+    """The certificate's extended key usages by name; None without the extension (any use)."""
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
+    except x509.ExtensionNotFound:
+        return None
+    if not isinstance(ext, x509.ExtendedKeyUsage):
+        return None
+    return frozenset(_EKU_NAMES.get(oid, oid.dotted_string) for oid in ext)
+
+
+def missing_usages(cert: x509.Certificate, needed: frozenset[str]) -> list[str]:
+    """Which of ``needed`` ("serverAuth", "clientAuth") the certificate may not be used for.
+
+    Go's ``x509.Verify`` (used by every Kubernetes component) accepts a certificate without the
+    extension, or with ``anyExtendedKeyUsage``, for any use; otherwise the usage must be listed
+    (``crypto/x509/verify.go``; the API server's client-certificate authenticator asks for
+    ``ExtKeyUsageClientAuth``, clients ask for ``ExtKeyUsageServerAuth``).
+    """
+    have = extended_key_usages(cert)
+    if have is None or "any" in have:
+        return []
+    return sorted(u for u in needed if u not in have)
+
+
 @dataclass(frozen=True)
 class SubjectAltNames:
     dns: tuple[str, ...] = ()
