@@ -20,7 +20,7 @@ import yaml
 
 from kapsec.auditlog import fields
 from kapsec.auditlog.event import AuditEvent, parse_time
-from kapsec.auditlog.pack import Rule, RulePack
+from kapsec.auditlog.pack import Rule, RuleIndex, RulePack
 from kapsec.auditlog.reader import Location
 from kapsec.errors import InputError, ValidationError
 from kapsec.model.findings import Severity
@@ -266,6 +266,7 @@ class Detector:
         self.allow = list(allow)
         self.stats = DetectStats()
         self.simple = [r for r in pack.rules if r.correlation is None]
+        self.index = RuleIndex(self.simple)
         self.correlations = [r for r in pack.rules if r.correlation is not None]
         self._corr_by_base: dict[str, list[Rule]] = {}
         for c in self.correlations:
@@ -305,7 +306,7 @@ class Detector:
     def feed(self, e: AuditEvent, loc: Location | None = None) -> list[Alert]:
         """Evaluate every rule on one event; the alerts it raises."""
         hits = []
-        for rule in self.simple:
+        for rule in self.index.candidates(e):
             if rule.stages and e.stage not in rule.stages:
                 continue
             assert rule.predicate is not None

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+import msgspec.structs
 
 from kapsec.model.request import RequestAttributes
 
@@ -92,7 +93,7 @@ class AuditEvent(msgspec.Struct, omit_defaults=True):
 
     @property
     def has_request_object(self) -> bool:
-        return len(self.requestObject) > 0 and bytes(self.requestObject) != b"null"
+        return not is_absent(self.requestObject)
 
     @property
     def decision(self) -> str:
@@ -143,14 +144,32 @@ def decode_event(data: bytes | str) -> AuditEvent:
     return _decoder.decode(data)
 
 
+_NULL = msgspec.Raw(b"null")
+
+
+def is_absent(raw: msgspec.Raw) -> bool:
+    """True when a raw object is missing (empty) or JSON null."""
+    n = len(raw)
+    return n == 0 or (n == 4 and bytes(raw) == b"null")
+
+
 def encode_event(event: AuditEvent) -> bytes:
-    """The event as compact JSON (the fields kapsec types; raw objects kept as they were)."""
+    """The event as compact JSON (the fields kapsec types; raw objects kept as they were).
+
+    A missing request/response object is written as null (an empty Raw is not valid JSON).
+    """
+    if len(event.requestObject) == 0 or len(event.responseObject) == 0:
+        event = msgspec.structs.replace(
+            event,
+            requestObject=event.requestObject if len(event.requestObject) else _NULL,
+            responseObject=event.responseObject if len(event.responseObject) else _NULL,
+        )
     return _encoder.encode(event)
 
 
 def raw_json(raw: msgspec.Raw | None) -> Any:
     """Parse a raw request/response object on demand (None when the event has none)."""
-    if raw is None or len(raw) == 0:
+    if raw is None or is_absent(raw):
         return None
     return msgspec.json.decode(raw)
 

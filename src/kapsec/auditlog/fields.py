@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from kapsec.auditlog.event import AuditEvent
+from kapsec.auditlog.event import AuditEvent, is_absent
 
 #: Values of one field in one event; None when the field cannot be known (body not logged).
 Values = list[Any] | None
@@ -116,7 +116,7 @@ def _body_getter(root: str, parts: list[str]) -> Getter:
 
     def get(e: AuditEvent) -> Values:
         raw = e.requestObject if root == "requestObject" else e.responseObject
-        if len(raw) == 0:
+        if is_absent(raw):
             # Absent because the policy did not log it, or because this request has none.
             return None if e.level not in levels else []
         obj = _decoded(raw)

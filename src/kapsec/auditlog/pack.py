@@ -83,6 +83,7 @@ class Rule:
     verbs: tuple[str, ...]
     resources: tuple[tuple[str, str, str], ...]
     correlation: Correlation | None = None
+    resource_keys: frozenset[str] | None = None  # the rule can only match these objectRef.resource values
 
     @property
     def mitre(self) -> tuple[str, ...]:
@@ -246,6 +247,9 @@ class _Compiled:
     needles: tuple[bytes, ...] | None
     body: bool  # touches requestObject/responseObject
     rank: int = 9  # how selective the needles are likely to be (lower is better)
+    keys: frozenset[str] | None = None  # objectRef.resource values (lower case) the node requires
+    eq_field: str | None = None  # a plain equality test (or OR of them) on one field ...
+    eq_values: frozenset[str] = frozenset()  # ... with these lower-case values
 
 
 # Values of these fields are rare in a log; verbs and user names are everywhere.
@@ -274,6 +278,21 @@ def _rank(name: str) -> int:
     return _FIELD_RANK.get(name, 5)
 
 
+def _eq_leaf(get: fields.Getter, wants: frozenset[str]) -> Pred:
+    """Case-insensitive membership of any of a field's values in ``wants``."""
+
+    def leaf(e: AuditEvent) -> bool | None:
+        vs = get(e)
+        if vs is None:
+            return None
+        for v in vs:
+            if (v if type(v) is str else _as_text(v)).lower() in wants:
+                return True
+        return False
+
+    return leaf
+
+
 def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: bool = False) -> _Compiled:
     from sigma.conditions import (
         ConditionAND,
@@ -282,6 +301,7 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
         ConditionOR,
         ConditionValueExpression,
     )
+    from sigma.types import SigmaString
 
     if isinstance(node, ConditionFieldEqualsValueExpression):
         name = node.field
@@ -299,7 +319,15 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             return test(vs)
 
         body = fields.is_body_field(name)
-        return _Compiled(leaf, needles, body, _rank(name))
+        keys = None
+        plain = isinstance(node.value, SigmaString) and not node.value.contains_special()
+        text = "".join(x for x in node.value.s if isinstance(x, str)) if plain else ""
+        if name == "objectRef.resource" and plain:
+            keys = frozenset({text.lower()})
+        if plain:
+            wants = frozenset({text.lower()})
+            return _Compiled(_eq_leaf(get, wants), needles, body, _rank(name), keys, name, wants)
+        return _Compiled(leaf, needles, body, _rank(name), keys)
     if isinstance(node, ConditionValueExpression):
         raise ValidationError(
             "keyword (field-less) searches are not supported: name an audit event field", file=where
@@ -332,12 +360,13 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
                         unknown = True
                 return None if unknown else True
 
+            keyed = [k.keys for k in kids if k.keys is not None]
+            and_keys = min(keyed, key=len) if keyed else None
             candidates = [k for k in kids if k.needles is not None]
-            needles = None
             if candidates:
                 best = min(candidates, key=lambda k: (k.rank, -min(len(n) for n in k.needles or (b"",))))
-                return _Compiled(and_, best.needles, body, best.rank)
-            return _Compiled(and_, needles, body)
+                return _Compiled(and_, best.needles, body, best.rank, and_keys)
+            return _Compiled(and_, None, body, 9, and_keys)
 
         def or_(e: AuditEvent) -> bool | None:
             unknown = False
@@ -349,14 +378,35 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
                     unknown = True
             return None if unknown else False
 
+        if len({k.eq_field for k in kids}) == 1 and kids[0].eq_field is not None:
+            # pySigma expands a value list into an OR of equalities: test them as one set.
+            name = kids[0].eq_field
+            wants = frozenset().union(*(k.eq_values for k in kids))
+            merged_needles: tuple[bytes, ...] | None = None
+            if all(k.needles is not None for k in kids):
+                merged_needles = tuple(dict.fromkeys(n for k in kids for n in k.needles or ()))
+            return _Compiled(
+                _eq_leaf(fields.getter(name), wants),
+                merged_needles,
+                body,
+                max(k.rank for k in kids),
+                frozenset(wants) if name == "objectRef.resource" else None,
+                name,
+                wants,
+            )
+        or_keys = (
+            frozenset().union(*(k.keys or frozenset() for k in kids))
+            if all(k.keys is not None for k in kids)
+            else None
+        )
         if all(k.needles is not None for k in kids):
             merged: list[bytes] = []
             for k in kids:
                 for n in k.needles or ():
                     if n not in merged:
                         merged.append(n)
-            return _Compiled(or_, tuple(merged), body, max(k.rank for k in kids))
-        return _Compiled(or_, None, body)
+            return _Compiled(or_, tuple(merged), body, max(k.rank for k in kids), or_keys)
+        return _Compiled(or_, None, body, 9, or_keys)
     raise ValidationError(f"unsupported condition {type(node).__name__}", file=where)
 
 
@@ -397,7 +447,7 @@ def _derive_scope(
         out: list[str] = []
         for f, v, neg in used:
             if f == name and not neg and isinstance(v, SigmaString) and not v.contains_special():
-                s = str(v)
+                s = "".join(x for x in v.s if isinstance(x, str))
                 if s not in out:
                     out.append(s)
         return out
@@ -446,6 +496,7 @@ def _compile_rule(sr: Any, where: str) -> Rule:
         pred = comps[0].pred
         needles = comps[0].needles
         body = comps[0].body
+        rkeys = comps[0].keys
     else:
         preds = [c.pred for c in comps]
 
@@ -491,6 +542,7 @@ def _compile_rule(sr: Any, where: str) -> Rule:
         fields=tuple(dict.fromkeys(f for f, _, _ in used)),
         verbs=verbs,
         resources=res,
+        resource_keys=rkeys,
     )
 
 
@@ -570,6 +622,33 @@ class RulePack:
                 return None
             out.extend(n for n in r.needles if n not in out)
         return tuple(out)
+
+
+class RuleIndex:
+    """The rules worth evaluating on an event: those keyed by its resource, plus the rest.
+
+    A rule whose condition requires ``objectRef.resource`` to be one of some values cannot match
+    an event with another resource, so it is not evaluated there; the result is identical to
+    evaluating every rule, in the pack's order.
+    """
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = [r for r in rules if r.correlation is None]
+        self._generic = [r for r in self.rules if r.resource_keys is None]
+        self._cache: dict[str, list[Rule]] = {}
+
+    def for_resource(self, resource: str) -> list[Rule]:
+        got = self._cache.get(resource)
+        if got is None:
+            low = resource.lower()
+            got = [r for r in self.rules if r.resource_keys is None or low in r.resource_keys]
+            if len(self._cache) < 4096:
+                self._cache[resource] = got
+        return got
+
+    def candidates(self, e: AuditEvent) -> list[Rule]:
+        ref = e.objectRef
+        return self.for_resource(ref.resource if ref is not None else "")
 
 
 def builtin_rule_files() -> list[tuple[str, str]]:
