@@ -228,7 +228,7 @@ class NamespaceCoverage:
         return [s for s in self.subjects if not s.policies]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Coverage:
     namespaces: list[NamespaceCoverage] = field(default_factory=list)
     problems: list[PolicyProblem] = field(default_factory=list)
