@@ -71,7 +71,13 @@ def _read_text(path: Path) -> str:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
 
 
-def _flatten(obj: Any, where: SourceRef, out: LoadedObjects) -> None:
+def _flatten(obj: Any, where: SourceRef, out: LoadedObjects, item_lines: list[int] | None = None) -> None:
+    """Add ``obj`` (or, for a List, its items) to ``out``.
+
+    Items of a typed list as the API server returns it (``RoleList``, whose items carry no
+    ``kind``) take their kind from the list's kind and their apiVersion from the list.
+    ``item_lines`` gives each item's own line when the document was YAML.
+    """
     if obj is None:
         return
     if not isinstance(obj, Mapping):
@@ -79,14 +85,29 @@ def _flatten(obj: Any, where: SourceRef, out: LoadedObjects) -> None:
         return
     kind = obj.get("kind")
     items = obj.get("items")
-    if isinstance(kind, str) and (kind == "List" or kind.endswith("List")) and isinstance(items, list):
-        for item in items:
-            _flatten(item, where, out)
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        item_kind = kind[: -len("List")] if kind != "List" else None
+        for i, item in enumerate(items):
+            line = item_lines[i] if item_lines is not None and i < len(item_lines) else where.line
+            item_where = SourceRef(where.file, line)
+            if item_kind and isinstance(item, Mapping) and not item.get("kind"):
+                item = {"kind": item_kind, "apiVersion": obj.get("apiVersion", ""), **item}
+            _flatten(item, item_where, out)
         return
     if not isinstance(kind, str) or not kind:
         out.problems.append(LoadProblem(where, "object has no 'kind'"))
         return
     out.objects.append((dict(obj), where))
+
+
+def _item_lines(node: yaml.Node | None) -> list[int] | None:
+    """Lines (1-based) of the entries of a mapping node's ``items`` sequence, if it has one."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "items" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return None
 
 
 def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedObjects:
@@ -113,7 +134,7 @@ def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedO
             except yaml.YAMLError as exc:
                 out.problems.append(LoadProblem(SourceRef(name, line), f"invalid YAML: {exc}"))
                 continue
-            _flatten(value, SourceRef(name, line), out)
+            _flatten(value, SourceRef(name, line), out, _item_lines(node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
