@@ -335,3 +335,31 @@ def test_lint_list_checks() -> None:
         run_cli("audit-policy", "lint").stderr
         == "kapsec: error: lint needs a policy FILE (or --list-checks)\n"
     )
+
+
+def test_diff_of_equivalent_policies_is_empty(tmp_path: Path) -> None:
+    generated = tmp_path / "moderate.yaml"
+    generated.write_text(generate("guide-moderate"))
+    r = run_cli("audit-policy", "diff", ORACLE_POLICY, str(generated))
+    assert (r.code, r.stdout) == (0, "no request changes level or omitted stages\n")
+
+
+def test_diff_names_each_change_with_the_rules_on_both_sides() -> None:
+    docs = str(POLICIES / "kubernetes-docs-audit-policy.yaml")
+    r = run_cli("audit-policy", "diff", ORACLE_POLICY, docs)
+    assert r.code == 1
+    text = r.stdout.splitlines()
+    i = text.index("nonResource /version [get, post], a user, an admin, a service account, a node:")
+    assert text[i + 1] == (
+        "    Metadata (omit RequestReceived) -> None   (rule 3 (line 24) -> rule 4 (line 36))"
+    )
+    d = json.loads(run_cli("audit-policy", "diff", ORACLE_POLICY, docs, "-o", "json").stdout)
+    secrets = [c for c in d["changes"] if c["resource"] == "secrets"]
+    assert secrets == []  # both log secrets at Metadata (docs explicitly, the oracle via its catch-all)
+    exec_ = next(c for c in d["changes"] if c["resource"] == "pods/exec")
+    assert (exec_["before"], exec_["after"], exec_["beforeRule"], exec_["afterRule"]) == (
+        "Metadata (omit RequestReceived)",
+        "Request (omit RequestReceived)",
+        3,
+        7,
+    )
