@@ -328,3 +328,78 @@ def test_docs_checks_page_is_the_catalog() -> None:
 
     page = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
     assert page.read_text() == catalog_markdown(), "regenerate with: kapsec checks docs > docs/checks.md"
+
+
+SNAPSHOT_OBJECTS = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: web}
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: default-deny, namespace: web}
+  spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+"""
+
+
+def _snapshot_with_apiserver(tmp_path: Path) -> Path:
+    import yaml
+
+    pod = yaml.safe_load((REAL / "kubeadm-v1.29-zeta-linux/kube-apiserver.yaml").read_text())
+    doc = yaml.safe_load(SNAPSHOT_OBJECTS)
+    doc["items"].append(pod)
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_snapshot_alone_is_a_source(tmp_path: Path) -> None:
+    snap = _snapshot_with_apiserver(tmp_path)
+    code, report, _ = scan_json("--snapshot", str(snap))
+    assert code == 1
+    assert report["target"]["file"] == str(snap)  # type: ignore[index]
+    assert report["target"]["kubernetesVersion"] == "1.29"  # type: ignore[index]
+    s = statuses(report)
+    assert (s["AUTHZ-002"], s["NET-001"], s["PSS-001"], s["TLS-004"]) == ("pass", "pass", "fail", "warn")
+    authz = next(f for f in report["findings"] if f["id"] == "AUTHZ-002")  # type: ignore[attr-defined]
+    lines = snap.read_text().splitlines()
+    assert "--authorization-mode=Node,RBAC" in lines[authz["evidence"]["line"] - 1]
+
+
+def test_snapshot_without_apiserver_pod(tmp_path: Path) -> None:
+    snap = tmp_path / "objects.yaml"
+    snap.write_text(SNAPSHOT_OBJECTS)
+    r = run_cli("scan", "--snapshot", str(snap))
+    assert (r.code, r.stderr) == (
+        2,
+        f"kapsec: error: {snap}: no kube-apiserver pod in kube-system in this snapshot (collect Pods with kapsec snapshot)\n",
+    )
+
+
+def test_cluster_collects_objects_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    import kapsec.sources.cluster
+
+    live = yaml.safe_load(_snapshot_with_apiserver(tmp_path).read_text())
+    asked: list[tuple[object, ...]] = []
+
+    def fake_collect(kubeconfig: str | None, context: str | None, kinds: object = None) -> dict[str, object]:
+        asked.append((kubeconfig, context, kinds))
+        return live  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(kapsec.sources.cluster, "collect_snapshot", fake_collect)
+    code, report, _ = scan_json("--cluster", "--kubeconfig", "kc", "--context", "prod")
+    assert code == 1
+    assert asked == [("kc", "prod", ("Namespace", "Pod", "NetworkPolicy"))]
+    assert report["target"]["file"] == "cluster"  # type: ignore[index]
+    s = statuses(report)
+    assert (s["AUTHZ-003"], s["NET-001"]) == ("pass", "pass")
+
+
+def test_cluster_and_snapshot_together_is_a_usage_error(tmp_path: Path) -> None:
+    snap = _snapshot_with_apiserver(tmp_path)
+    r = run_cli("scan", "--cluster", "--snapshot", str(snap))
+    assert (r.code, r.stderr) == (2, "kapsec: error: choose --cluster or --snapshot, not both\n")

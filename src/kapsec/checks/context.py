@@ -157,6 +157,10 @@ class ScanContext:
 
     # ------------------------------------------------------------------ loaded files
 
+    def preload(self, key: str, value: Any) -> None:
+        """Give :meth:`cached` a value it would otherwise load (e.g. objects collected live)."""
+        self._cache[key] = ("ok", value)
+
     def cached(self, key: str, loader: Any) -> Any:
         """``loader()`` once; a KapsecError is cached and re-raised."""
         if key not in self._cache:

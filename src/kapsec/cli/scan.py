@@ -45,8 +45,18 @@ BENCHMARK_CHOICES = ("cis-1.8", "cis-1.9", "cis-1.10", "cis-1.11", "cis-1.12")
 @click.option(
     "--snapshot",
     metavar="FILE",
-    help="Cluster objects (kapsec snapshot) for the network policy and Pod Security items.",
+    help="Cluster objects (kapsec snapshot) for the network policy and Pod Security items; "
+    "alone, its kube-apiserver mirror pod is the source.",
 )
+@click.option(
+    "--cluster", is_flag=True, help="Collect the cluster's objects live (kubeconfig), as --snapshot does."
+)
+@click.option(
+    "--kubeconfig",
+    metavar="FILE",
+    help="With --cluster: the kubeconfig (default $KUBECONFIG, ~/.kube/config).",
+)
+@click.option("--context", "kube_context", metavar="NAME", help="With --cluster: the kubeconfig context.")
 @click.option(
     "--now", "now_text", metavar="TIME", hidden=True, help="Evaluate certificates at this ISO time."
 )
@@ -63,6 +73,9 @@ def scan(  # noqa: PLR0917 - one parameter per click option
     only: tuple[str, ...],
     skip: tuple[str, ...],
     snapshot: str | None,
+    cluster: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
     now_text: str | None,
     output: str,
     fail_on: str,
@@ -76,6 +89,8 @@ def scan(  # noqa: PLR0917 - one parameter per click option
       --process           the running kube-apiserver on this host
       --kubeadm-config F  a kubeadm ClusterConfiguration (v1beta3 map or v1beta4 list extraArgs)
       --cmdline FILE      a saved command line
+      --snapshot FILE     the kube-apiserver mirror pod in saved cluster objects
+      --cluster           the same, collected live with the kubeconfig
 
     \b
     Exit codes: 0 no failed finding at or above --fail-on; 1 failed findings at or above it;
@@ -100,20 +115,44 @@ def scan(  # noqa: PLR0917 - one parameter per click option
             now = now.replace(tzinfo=dt.UTC)
     if snapshot and not os.path.exists(snapshot):
         raise UsageError(f"--snapshot {snapshot}: no such file")
+    if cluster and snapshot:
+        raise UsageError("choose --cluster or --snapshot, not both")
+    live_text: str | None = None
+    if cluster:
+        import json
+
+        from kapsec.sources.cluster import collect_snapshot
+
+        live = collect_snapshot(kubeconfig, kube_context, kinds=("Namespace", "Pod", "NetworkPolicy"))
+        live_text = json.dumps(live, indent=1)
+    explicit = any((root, manifest, process, kubeadm_config, cmdline))
     manifest_real: str | None = None
-    cfg = load(
-        manifest=manifest,
-        root=root,
-        process=process,
-        kubeadm_config=kubeadm_config,
-        cmdline=cmdline,
-        k8s_version=k8s_version,
-    )
+    if explicit or not (snapshot or live_text):
+        cfg = load(
+            manifest=manifest,
+            root=root,
+            process=process,
+            kubeadm_config=kubeadm_config,
+            cmdline=cmdline,
+            k8s_version=k8s_version,
+        )
+    else:
+        from kapsec.sources.apiserver import from_snapshot_text
+        from kapsec.sources.yamlmarks import read_text
+
+        name = "cluster" if live_text is not None else str(snapshot)
+        text = live_text if live_text is not None else read_text(str(snapshot))
+        cfg = from_snapshot_text(text, name, k8s_version=k8s_version)
     if manifest:
         manifest_real = manifest
-    elif root and cfg.source == "manifest":
+    elif root and cfg.source == "manifest" and not cfg.extra.get("mirror_pod"):
         manifest_real = os.path.join(root, find_manifest_under(root))
     ctx = ScanContext(config=cfg, root=root, snapshot=snapshot, now=now, manifest_real=manifest_real)
+    if live_text is not None:
+        from kapsec.sources.objects import load_text
+
+        ctx.snapshot = "cluster"
+        ctx.preload("snapshot", load_text(live_text, "cluster"))
     checks = select(load_catalog(), benchmark=benchmark, only=only, skip=skip)
     if not checks:
         raise UsageError("no check selected (see kapsec checks list)")

@@ -290,6 +290,27 @@ def from_manifest(
     return from_manifest_text(text, shown, k8s_version=k8s_version, extra=extra)
 
 
+def from_snapshot_text(text: str, name: str, *, k8s_version: str | None = None) -> ApiServerConfig:
+    """The kube-apiserver mirror pod in a snapshot of cluster objects (``kind: List``)."""
+    docs = load_documents(text, name)
+    pods: list[Any] = []
+    for doc in docs:
+        raw_items = doc.get("items") if isinstance(doc, Mapping) else None
+        items: list[Any] = raw_items if isinstance(raw_items, list) else [doc]
+        for i in items:
+            if not isinstance(i, Mapping) or i.get("kind", "Pod") != "Pod":
+                continue
+            if _map(i.get("metadata")).get("namespace", "kube-system") == "kube-system":
+                pods.append(i)
+    located = find_in_documents(pods, name)
+    if located is None:
+        raise InputError(
+            "no kube-apiserver pod in kube-system in this snapshot (collect Pods with kapsec snapshot)",
+            file=name,
+        )
+    return _finish(located, source="manifest", file=name, k8s_version=k8s_version, extra={"mirror_pod": True})
+
+
 def from_command_line(text: str, name: str, *, k8s_version: str | None = None) -> ApiServerConfig:
     """A saved command line (``ps -ef`` output, a systemd ExecStart, one flag per line...)."""
     for lineno, line in enumerate(text.splitlines(), start=1):
