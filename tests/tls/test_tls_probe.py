@@ -501,3 +501,19 @@ def test_without_the_message_callback_completed_handshakes_still_answer(
     ]
     assert [c["subject"] for c in probe["chain"]] == ["CN=kube-apiserver"]  # the leaf only
     assert code == 1
+
+
+def test_server_name_is_sent_for_handshakes_and_anonymous_requests(
+    s_server: Server, pki: Pki, tmp_path: Path
+) -> None:
+    site = tmp_path / "sni-site"
+    write(site / "livez", b"HTTP/1.0 200 OK\r\n\r\nok", 0o644)
+    addr = s_server(
+        "-HTTP", "-tls1_3", "-servername", "api.internal", "-servername_fatal",
+        "-cert2", pki.path("other"), "-key2", pki.path("other.key"), cwd=site,
+    )  # fmt: skip
+    code, doc = probe_json(addr, "--server-name", "api.internal", "--anonymous")
+    # the second certificate is only served to clients asking for api.internal
+    assert [c["subject"] for c in doc["probe"]["chain"]] == ["CN=someone-else"]
+    assert doc["probe"]["anonymous"]["/livez"] == 200
+    assert code == 1

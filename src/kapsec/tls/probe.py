@@ -580,6 +580,21 @@ def _client_cert(
     return ClientCert.UNKNOWN, []
 
 
+class _Connection(http.client.HTTPSConnection):
+    """HTTPS with our context and SNI name (``--server-name``), not the one derived from HOST."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, ctx: ssl.SSLContext, server_name: str | None
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._tls_context = ctx
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._tls_context.wrap_socket(sock, server_hostname=self._server_name)
+
+
 def anonymous_statuses(prober: Prober, version: Version, ca_file: Path | None) -> dict[str, int | str]:
     """HTTP status of each of :data:`ANONYMOUS_PATHS` without credentials (or the error)."""
     out: dict[str, int | str] = {}
@@ -591,9 +606,7 @@ def anonymous_statuses(prober: Prober, version: Version, ca_file: Path | None) -
             except (OSError, ssl.SSLError) as exc:
                 raise InputError(f"cannot load CA: {exc}", file=str(ca_file)) from exc
             ctx.verify_mode = ssl.CERT_REQUIRED
-        conn = http.client.HTTPSConnection(
-            prober.target.host, prober.target.port, timeout=prober.timeout, context=ctx
-        )
+        conn = _Connection(prober.target.host, prober.target.port, prober.timeout, ctx, prober.server_name)
         prober.connects += 1
         try:
             conn.request(
