@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import DATA, run_cli
+from helpers import DATA, CliResult, run_cli
 
 SNAPSHOT = DATA / "netpol" / "snapshot.json"
 
 
-def _items(result_stdout: str) -> dict[str, tuple[str, str]]:
-    doc = json.loads(result_stdout)
+def _items(result: CliResult) -> dict[str, tuple[str, str]]:
+    assert result.stdout, f"scan printed nothing (exit {result.code}): {result.stderr}"
+    doc = json.loads(result.stdout)
     return {
         f["checklist"]: (f["status"], f["message"])
         for f in doc["findings"]
@@ -24,12 +25,12 @@ def test_scan_uses_snapshot_for_netpol_and_pss(tmp_path: Path) -> None:
     lab = tmp_path / "lab"
     assert run_cli("lab", "init", str(lab)).code == 0
     without = run_cli("scan", "--root", str(lab), "-o", "json")
-    assert {k: v[0] for k, v in _items(without.stdout).items()} == {
+    assert {k: v[0] for k, v in _items(without).items()} == {
         "network-policies": "warn",
         "pod-security-standards": "warn",
     }
     with_snapshot = run_cli("scan", "--root", str(lab), "--snapshot", str(SNAPSHOT), "-o", "json")
-    assert _items(with_snapshot.stdout) == {
+    assert _items(with_snapshot) == {
         "network-policies": (
             "fail",
             "3 of 5 namespaces have no default-deny ingress: default, legacy, payments; "
@@ -61,7 +62,7 @@ def test_scan_passes_with_a_hardened_snapshot(tmp_path: Path) -> None:
     snap = tmp_path / "snap.json"
     snap.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     result = run_cli("scan", "--root", str(lab), "--snapshot", str(snap), "-o", "json")
-    assert _items(result.stdout) == {
+    assert _items(result) == {
         "network-policies": ("pass", "all 1 non-system namespaces deny ingress and egress by default"),
         "pod-security-standards": (
             "pass",
