@@ -207,7 +207,6 @@ def harden(  # noqa: PLR0917 - one parameter per option
     from kapsec.model.findings import Status
     from kapsec.sources.apiserver import from_manifest_text
 
-    ap.validate_files([*plan.files, *kubeadm_files])
     new_cfg = from_manifest_text(new_text, node_path, k8s_version=k8s_version)
     fatal = [p for p in new_cfg.problems if p.fatal]
     if fatal:
@@ -215,6 +214,7 @@ def harden(  # noqa: PLR0917 - one parameter per option
         raise ValidationError(
             f"the new manifest would not start: {p.message}", file=node_path, line=p.loc.line
         )
+    ap.validate_files([*plan.files, *kubeadm_files])
     written = ap.write_generated(plan.files, root)
     try:
         ap.write_generated_overwrite(kubeadm_files, root)

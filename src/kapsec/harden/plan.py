@@ -47,6 +47,7 @@ STRONG_CIPHERS = (
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
 )
 CONFIG_VOLUME = "kapsec-hardening"
+USER_REASON = "asked for with --set"
 AUDIT_VOLUME = "audit-log"
 
 
@@ -152,6 +153,7 @@ class _Builder:
         self.mounts: list[MountSpec] = []
         self.retarget: list[tuple[str, MountSpec]] = []
         self.notes: list[str] = []
+        self.user_set = {f for f, _ in opts.sets}
 
     def failing(self, check: str) -> bool:
         if check in self.opts.skip:
@@ -160,6 +162,8 @@ class _Builder:
         return st is not None and st is not Status.PASS
 
     def set_flag(self, check: str, flag: str, value: str, reason: str, safety: Safety) -> None:
+        if flag in self.user_set and reason != USER_REASON:
+            return  # --set wins over the profile
         current = self.cfg.raw(flag) if self.cfg.is_set(flag) else None
         if current == value and len(self.cfg.occurrences_of(flag)) == 1:
             return
@@ -262,7 +266,7 @@ def _audit(b: _Builder) -> None:
         b.ensure_config_mount()
 
 
-SHARED_DIRS = ("/", "/var", "/var/log", "/tmp", "/etc", "/var/lib")
+SHARED_DIRS = ("/", "/var", "/var/log", "/tmp", "/etc", "/var/lib")  # noqa: S108 - paths on the node, not temp files
 
 
 def _audit_mount(b: _Builder, log_path: str) -> None:
@@ -558,7 +562,7 @@ def _sets(b: _Builder) -> None:
     for flag, value in b.opts.sets:
         check = b.opts.flag_checks.get(flag, "SET")
         safety = Safety(b.opts.catalog_safety.get(check, "needs-restart"))
-        reason = "asked for with --set"
+        reason = USER_REASON
         if flag == "allow-privileged" and value.lower() in ("false", "0", "f"):
             check, safety = "PRIV-001", Safety.RISKY
             w = b.opts.privileged_workloads
@@ -580,7 +584,9 @@ def _sets(b: _Builder) -> None:
                     + ", ".join(f"{p.kind} {p.path}" for p in unauth)
                     + ") are unauthenticated and will fail: change them first"
                 )
+        b.user_set.discard(flag)
         b.set_flag(check, flag, value, reason, safety)
+        b.user_set.add(flag)
 
 
 def make_plan(cfg: ApiServerConfig, statuses: Mapping[str, Status], opts: PlanOptions) -> Plan:
