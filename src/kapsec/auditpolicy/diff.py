@@ -18,8 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from kapsec.auditpolicy.checker import Decision, compiled
-from kapsec.auditpolicy.linter import _CLUSTER_SCOPED, _IDENTITIES, _NAMESPACES
 from kapsec.auditpolicy.model import STAGES, Policy
+from kapsec.auditpolicy.probes import CLUSTER_SCOPED as _CLUSTER_SCOPED
+from kapsec.auditpolicy.probes import IDENTITIES as _IDENTITIES
+from kapsec.auditpolicy.probes import NAMESPACES as _NAMESPACES
 
 _VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 _TARGETS: tuple[tuple[str, str, str], ...] = (

@@ -15,11 +15,11 @@ kept). Unused suppressions are reported.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from kapsec.auditpolicy.checker import CompiledPolicy, Decision, compiled
+from kapsec.auditpolicy.checker import Decision, compiled
 from kapsec.auditpolicy.model import (
     LEVEL_METADATA,
     LEVEL_NONE,
@@ -32,6 +32,11 @@ from kapsec.auditpolicy.model import (
     PolicyRule,
     level_rank,
 )
+from kapsec.auditpolicy.probes import ANONYMOUS as _ANONYMOUS
+from kapsec.auditpolicy.probes import IDENTITIES as _IDENTITIES
+from kapsec.auditpolicy.probes import Probe
+from kapsec.auditpolicy.probes import decide as _decide
+from kapsec.auditpolicy.probes import make_probes as _probes
 from kapsec.model.findings import Evidence, Finding, FixSafety, Severity, Status
 
 CIS = {"cis-1.12": "3.2.2"}
@@ -269,18 +274,6 @@ CHECKS: dict[str, Check] = {
     )
 }
 
-# Identities the probes run as: (label, user, groups).
-_IDENTITIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("a user", "jane", ("developers", "system:authenticated")),
-    ("an admin", "admin", ("system:masters", "system:authenticated")),
-    (
-        "a service account",
-        "system:serviceaccount:team-a:app",
-        ("system:serviceaccounts", "system:serviceaccounts:team-a", "system:authenticated"),
-    ),
-)
-_NAMESPACES = ("default", "kube-system", "team-a")
-_NAMED_VERBS = frozenset({"get", "update", "patch", "delete"})
 _WRITE_VERBS = frozenset({"create", "update", "patch"})
 _CORE_RESOURCES = frozenset(
     {
@@ -363,84 +356,6 @@ _CONDITION_FIELDS = (
     "metadata",
     "rules",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Probe:
-    label: str
-    user: str
-    groups: tuple[str, ...]
-    verb: str
-    group: str
-    resource: str
-    subresource: str
-    namespace: str
-    name: str
-
-    def describe(self) -> str:
-        res = self.resource + (f"/{self.subresource}" if self.subresource else "")
-        if self.group:
-            res = f"{self.resource}.{self.group}" + (f"/{self.subresource}" if self.subresource else "")
-        where = f" in {self.namespace}" if self.namespace else ""
-        return f"{self.verb} {res}{where} by {self.label}"
-
-
-_CLUSTER_SCOPED = frozenset(
-    {
-        "nodes",
-        "namespaces",
-        "persistentvolumes",
-        "componentstatuses",
-        "clusterroles",
-        "clusterrolebindings",
-        "customresourcedefinitions",
-        "apiservices",
-        "mutatingwebhookconfigurations",
-        "validatingwebhookconfigurations",
-        "validatingadmissionpolicies",
-        "validatingadmissionpolicybindings",
-        "mutatingadmissionpolicies",
-        "mutatingadmissionpolicybindings",
-        "certificatesigningrequests",
-        "storageclasses",
-        "csidrivers",
-        "csinodes",
-        "volumeattachments",
-        "priorityclasses",
-        "runtimeclasses",
-        "ingressclasses",
-        "flowschemas",
-        "prioritylevelconfigurations",
-        "tokenreviews",
-        "selfsubjectreviews",
-        "selfsubjectaccessreviews",
-        "selfsubjectrulesreviews",
-        "subjectaccessreviews",
-    }
-)
-_ANONYMOUS = ("an anonymous user", "system:anonymous", ("system:unauthenticated",))
-
-
-def _probes(
-    verbs: Iterable[str],
-    targets: Iterable[tuple[str, str, str]],
-    namespaced: bool = True,
-    identities: tuple[tuple[str, str, tuple[str, ...]], ...] = _IDENTITIES,
-) -> list[Probe]:
-    out = []
-    verb_list = list(verbs)
-    for group, resource, sub in targets:
-        namespaces = _NAMESPACES if namespaced and resource not in _CLUSTER_SCOPED else ("",)
-        for verb in verb_list:
-            name = "probe" if verb in _NAMED_VERBS or sub else ""
-            for ns in namespaces:
-                for label, user, groups in identities:
-                    out.append(Probe(label, user, groups, verb, group, resource, sub, ns, name))
-    return out
-
-
-def _decide(comp: CompiledPolicy, p: Probe) -> Decision:
-    return comp.check(p.user, p.groups, p.verb, True, p.namespace, p.group, p.resource, p.subresource, p.name)
 
 
 class _Linter:
