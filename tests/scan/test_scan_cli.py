@@ -403,3 +403,45 @@ def test_cluster_and_snapshot_together_is_a_usage_error(tmp_path: Path) -> None:
     snap = _snapshot_with_apiserver(tmp_path)
     r = run_cli("scan", "--cluster", "--snapshot", str(snap))
     assert (r.code, r.stderr) == (2, "kapsec: error: choose --cluster or --snapshot, not both\n")
+
+
+@pytest.mark.parametrize(
+    ("plants", "expected"),
+    [
+        (
+            ("expiring-cert", "world-readable-key"),
+            {
+                "TLS-004": (
+                    "warn",
+                    "serving certificate /etc/kubernetes/pki/apiserver.crt: expires in 6 days",
+                ),
+                "FILE-021": (
+                    "fail",
+                    "/etc/kubernetes/pki/apiserver.key has mode 0644, more permissive than 0600",
+                ),
+            },
+        ),
+        (
+            ("wrong-ca",),
+            {
+                "TLS-004": (
+                    "fail",
+                    "etcd client certificate /etc/kubernetes/pki/apiserver-etcd-client.crt: not signed by CA "
+                    "/etc/kubernetes/pki/etcd/ca.crt: issued by 'kubernetes', not by the CA ('etcd-ca')",
+                ),
+            },
+        ),
+    ],
+    ids=["expiring-and-world-readable", "wrong-ca"],
+)
+def test_problems_planted_by_the_lab_are_found(
+    tmp_path: Path, plants: tuple[str, ...], expected: dict[str, tuple[str, str]]
+) -> None:
+    root = tmp_path / "node"
+    args = [a for p in plants for a in ("--plant", p)]
+    assert run_cli("lab", "init", str(root), *args).code == 0
+    _, report, _ = scan_json("--root", str(root))
+    got = {f["id"]: (f["status"], f["message"]) for f in report["findings"]}  # type: ignore[attr-defined]
+    for cid, (status, message) in expected.items():
+        assert got[cid][0] == status
+        assert got[cid][1].startswith(message), got[cid][1]

@@ -466,3 +466,26 @@ def test_process_version_from_the_node_manifest(tmp_path: Path) -> None:
         29, "v1.29.0", "image tag in /etc/kubernetes/manifests/kube-apiserver.yaml"
     )
     assert c.notes == ()
+
+
+def test_process_files_are_read_through_proc_root(tmp_path: Path) -> None:
+    from kapsec.checks.catalog import by_id
+    from kapsec.checks.context import ScanContext
+    from kapsec.checks.engine import evaluate
+
+    proc = tmp_path / "proc"
+    (proc / "42" / "root" / "etc/kubernetes/pki").mkdir(parents=True)
+    (proc / "42" / "root" / "etc/kubernetes/pki/ca.crt").write_text("x")
+    (proc / "42" / "cmdline").write_bytes(
+        b"kube-apiserver\0--client-ca-file=/etc/kubernetes/pki/ca.crt\0--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt\0"
+    )
+    c = src.from_process(str(proc), k8s_version="1.34", node_root=str(tmp_path / "none"))
+    ctx = ScanContext(config=c)
+    assert ctx.resolve("/etc/kubernetes/pki/ca.crt").real == f"{proc}/42/root/etc/kubernetes/pki/ca.crt"
+    check = by_id("FLAG-003")
+    assert check is not None
+    f = evaluate(check, ctx)
+    assert (f.status.value, f.message) == (
+        "fail",
+        "the API server would refuse to start: --etcd-cafile: open /etc/kubernetes/pki/etcd/ca.crt: no such file or directory",
+    )
