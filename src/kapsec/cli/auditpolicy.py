@@ -1,4 +1,4 @@
-"""``kapsec audit-policy``: validate, lint, explain, simulate and generate audit policies."""
+"""``kapsec audit-policy``: validate, lint, explain, simulate, diff and generate audit policies."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from kapsec.model.findings import Evidence, Finding, Report, Severity, Status
 
 @click.group(name="audit-policy")
 def audit_policy() -> None:
-    """Lint, explain, simulate and generate kube-apiserver audit policies.
+    """Validate, lint, explain, simulate, diff and generate kube-apiserver audit policies.
 
     Policies are read exactly as kube-apiserver 1.36 reads them (audit.k8s.io/v1; unknown fields
     are dropped with a warning, which lint reports) and evaluated with the server's first-match
