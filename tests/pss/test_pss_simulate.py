@@ -55,7 +55,14 @@ def test_simulation_per_namespace() -> None:
     )
     assert r["prod"].already_enforced
     assert r["prod"].label_command() is None
-    assert r["kube-system"].label_command() is None
+    # where even baseline refuses something: only warn and audit, which never refuse anything
+    assert r["kube-system"].label_command() == (
+        "kubectl label --overwrite namespace kube-system pod-security.kubernetes.io/warn=baseline "
+        "pod-security.kubernetes.io/warn-version=latest pod-security.kubernetes.io/audit=baseline "
+        "pod-security.kubernetes.io/audit-version=latest"
+    )
+    # running objects already refused by the current level: a person decides
+    assert r["payments"].label_command() is None
 
 
 def test_dry_run_warnings_like_kubectl_label() -> None:
@@ -161,12 +168,20 @@ def test_simulate_cli_json_and_text() -> None:
     [prod_row] = [line for line in lines if line.startswith("│ prod ")]
     assert "ok: already enforces baseline" in prod_row
     start = lines.index(
-        "# Labels that break nothing (enforce the strictest level every existing pod passes):"
+        "# where even baseline would refuse something, warn and audit at baseline while it is fixed:"
     )
     assert lines[start + 1 :] == [
-        f"kubectl label --overwrite namespace {ns} pod-security.kubernetes.io/enforce=restricted "
-        "pod-security.kubernetes.io/enforce-version=v1.30"
-        for ns in ("default", "kube-node-lease", "kube-public")
+        *(
+            f"kubectl label --overwrite namespace {ns} pod-security.kubernetes.io/enforce=restricted "
+            "pod-security.kubernetes.io/enforce-version=v1.30"
+            for ns in ("default", "kube-node-lease", "kube-public")
+        ),
+        *(
+            f"kubectl label --overwrite namespace {ns} pod-security.kubernetes.io/warn=baseline "
+            "pod-security.kubernetes.io/warn-version=v1.30 pod-security.kubernetes.io/audit=baseline "
+            "pod-security.kubernetes.io/audit-version=v1.30"
+            for ns in ("kube-system", "legacy")
+        ),
     ]
 
 

@@ -309,7 +309,10 @@ def _print_simulation(results: list[Any]) -> None:
                     for w in warnings:
                         click.echo(f"    Warning: {w}")
     commands = [c for c in (r.label_command() for r in results) if c]
-    click.echo("\n# Labels that break nothing (enforce the strictest level every existing pod passes):")
+    click.echo(
+        "\n# Labels that break nothing: enforce the strictest level every existing object passes;"
+        "\n# where even baseline would refuse something, warn and audit at baseline while it is fixed:"
+    )
     if commands:
         for c in commands:
             click.echo(c)

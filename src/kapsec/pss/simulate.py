@@ -87,22 +87,37 @@ class NamespaceResult:
         return rec is not None and self.policy.enforce.level.rank >= rec.rank
 
     def label_command(self) -> str | None:
-        """``kubectl label`` for the recommended level (None when nothing should change)."""
+        """``kubectl label`` that breaks nothing (None when nothing should change).
+
+        Enforce the recommended level when it is stricter than today's (with warn and audit at
+        restricted when that is baseline). Where even baseline would refuse something, set only
+        warn and audit to baseline, which never refuse anything, so that the violations show up
+        in warnings and the audit log while they are fixed. Nothing for exempt namespaces or
+        namespaces whose running objects already violate their enforce level (a person must
+        decide there).
+        """
         rec = self.recommended
-        if rec is None or rec is Level.PRIVILEGED or self.already_enforced:
+        if rec is None or self.refused("current"):
             return None
-        parts = [
-            f"kubectl label --overwrite namespace {self.namespace}",
-            f"{LABEL_PREFIX}enforce={rec.value}",
-            f"{LABEL_PREFIX}enforce-version={self.version}",
-        ]
+        head = f"kubectl label --overwrite namespace {self.namespace}"
+        v = self.version
+        if rec is Level.PRIVILEGED:
+            if min(self.policy.warn.level.rank, self.policy.audit.level.rank) >= Level.BASELINE.rank:
+                return None
+            return (
+                f"{head} {LABEL_PREFIX}warn=baseline {LABEL_PREFIX}warn-version={v} "
+                f"{LABEL_PREFIX}audit=baseline {LABEL_PREFIX}audit-version={v}"
+            )
+        if self.already_enforced:
+            return None
+        parts = [head, f"{LABEL_PREFIX}enforce={rec.value}", f"{LABEL_PREFIX}enforce-version={v}"]
         if rec is Level.BASELINE:
             # warn and audit never refuse anything: show what restricted would still flag
             parts += [
                 f"{LABEL_PREFIX}warn=restricted",
-                f"{LABEL_PREFIX}warn-version={self.version}",
+                f"{LABEL_PREFIX}warn-version={v}",
                 f"{LABEL_PREFIX}audit=restricted",
-                f"{LABEL_PREFIX}audit-version={self.version}",
+                f"{LABEL_PREFIX}audit-version={v}",
             ]
         return " ".join(parts)
 
