@@ -54,7 +54,13 @@ def test_simulation_per_namespace() -> None:
         "pod-security.kubernetes.io/enforce-version=latest"
     )
     assert r["prod"].already_enforced
-    assert r["prod"].label_command() is None
+    # enforce baseline holds; warn (inherited) and audit go to restricted to show what is left
+    assert r["prod"].label_command() == (
+        "kubectl label --overwrite namespace prod pod-security.kubernetes.io/warn=restricted "
+        "pod-security.kubernetes.io/warn-version=latest pod-security.kubernetes.io/audit=restricted "
+        "pod-security.kubernetes.io/audit-version=latest"
+    )
+    assert r["web"].label_command() is None  # restricted already
     # where even baseline refuses something: only warn and audit, which never refuse anything
     assert r["kube-system"].label_command() == (
         "kubectl label --overwrite namespace kube-system pod-security.kubernetes.io/warn=baseline "
@@ -182,6 +188,9 @@ def test_simulate_cli_json_and_text() -> None:
             "pod-security.kubernetes.io/audit-version=v1.30"
             for ns in ("kube-system", "legacy")
         ),
+        "kubectl label --overwrite namespace prod pod-security.kubernetes.io/warn=restricted "
+        "pod-security.kubernetes.io/warn-version=v1.30 pod-security.kubernetes.io/audit=restricted "
+        "pod-security.kubernetes.io/audit-version=v1.30",
     ]
 
 

@@ -109,6 +109,15 @@ class NamespaceResult:
                 f"{LABEL_PREFIX}audit=baseline {LABEL_PREFIX}audit-version={v}"
             )
         if self.already_enforced:
+            if (
+                self.policy.enforce.level is Level.BASELINE
+                and min(self.policy.warn.level.rank, self.policy.audit.level.rank) < Level.RESTRICTED.rank
+            ):
+                # baseline holds; let warn and audit show what restricted would still flag
+                return (
+                    f"{head} {LABEL_PREFIX}warn=restricted {LABEL_PREFIX}warn-version={v} "
+                    f"{LABEL_PREFIX}audit=restricted {LABEL_PREFIX}audit-version={v}"
+                )
             return None
         parts = [head, f"{LABEL_PREFIX}enforce={rec.value}", f"{LABEL_PREFIX}enforce-version={v}"]
         if rec is Level.BASELINE:
