@@ -95,7 +95,8 @@ def test_harden_golden_diff_apply_and_idempotence(
         )
         if "encryption-config" in rel:
             key = re.search(r"secret: (\S+)", text)
-            assert key is not None and len(key.group(1)) == 44  # base64 of 32 random bytes
+            assert key is not None
+            assert len(key.group(1)) == 44  # base64 of 32 random bytes
             assert shown_text == text.replace(
                 key.group(1), "<redacted: random key, written only to the file>"
             )

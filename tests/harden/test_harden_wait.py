@@ -25,7 +25,7 @@ class FakeApiServer:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 cert = self.connection.getpeercert()  # type: ignore[attr-defined]
                 cn = None
                 for rdn in (cert or {}).get("subject", ()):
