@@ -41,7 +41,7 @@ def mutate(o: Any, rng: random.Random) -> None:
 def test_mangled_objects_never_raise() -> None:
     rng = random.Random(7)
     evaluated = 0
-    for _ in range(150):
+    for _ in range(80):
         items = copy.deepcopy(SNAPSHOT["items"])
         mutate(items, rng)
         kept = [i for i in items if isinstance(i, dict) and isinstance(i.get("kind"), str) and i["kind"]]
@@ -55,7 +55,7 @@ def test_mangled_objects_never_raise() -> None:
         coverage_findings(analyse(loaded), include_system=True)
         pss_status(loaded)
         netpol_status(loaded)
-    assert evaluated > 5000
+    assert evaluated > 2500
 
 
 def test_cli_on_wrong_types(tmp_path: Any) -> None:
