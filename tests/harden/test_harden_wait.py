@@ -135,9 +135,11 @@ def test_harden_wait_timeout_restores_the_backup(
         in r.stderr
     )
     assert (
-        "kapsec: crictl is not available to read the container log; last /readyz answer: 500 readyz check failed"
-        in r.stderr
+        "kapsec: crictl is not available to read the container log; last /readyz answer: 500 readyz check failed; "
+        "the change that was rolled back:\n"
+        f"--- a/{KUBEADM}\n+++ b/{KUBEADM}\n" in r.stderr
     )
+    assert "\n+    - --audit-policy-file=/etc/kubernetes/hardening/audit-policy.yaml\n" in r.stderr
     assert len(srv.requests) >= 2
 
 

@@ -264,7 +264,7 @@ def harden(  # noqa: PLR0917 - one parameter per option
         )
         raise SystemExit(0)
     ap.restore(backup, root)
-    why = _why(res.last)
+    why = _why(res.last, _diff(old_text, new_text, f"a{node_path}", f"b{node_path}"))
     result |= {"rolledBack": True, "why": why}
     click.echo(
         f"kapsec: not ready after {timeout:g}s ({res.attempts} polls; last: {res.last}); restored {node_path} "
@@ -276,7 +276,7 @@ def harden(  # noqa: PLR0917 - one parameter per option
     raise SystemExit(1)
 
 
-def _why(last: str) -> str:
+def _why(last: str, manifest_diff: str) -> str:
     crictl = shutil.which("crictl")
     if crictl:
         try:
@@ -298,7 +298,10 @@ def _why(last: str) -> str:
                 return "kapsec: the API server container's last log lines:\n" + (logs.stdout + logs.stderr)
         except (OSError, subprocess.SubprocessError):
             pass
-    return f"kapsec: crictl is not available to read the container log; last /readyz answer: {last}; see the diff above"
+    return (
+        f"kapsec: crictl is not available to read the container log; last /readyz answer: {last}; "
+        "the change that was rolled back:\n" + manifest_diff
+    )
 
 
 def _emit(output: str, result: dict[str, Any], text: str) -> None:
