@@ -133,3 +133,43 @@ def test_accepted_configs_are_judged_by_what_they_did(
             "--anonymous-auth is true; the server turns it off only while AlwaysAllow authorizes everything "
             "(AUTHZ-001), so it comes back once that is fixed: set it explicitly"
         )
+
+
+# ------------------------------------------------------------------ anonymous access, as measured
+
+HEALTH = DATA / "oracle-1.36" / "anonymous-health"
+MATRIX: dict[str, Any] = json.loads((HEALTH / "results.json").read_text())
+HEALTH_PATHS = {"/livez", "/readyz", "/healthz", "/readyz?verbose"}
+
+
+def measured_verdict(case: dict[str, Any]) -> Status:
+    """pass when no anonymous request outside the health endpoints was authenticated (always 401)."""
+    codes = [v["anonymous"] for path, v in case["status"].items() if path not in HEALTH_PATHS]
+    return Status.PASS if all(c == 401 for c in codes) else Status.FAIL
+
+
+@pytest.mark.parametrize("case", MATRIX["cases"], ids=[c["case"] for c in MATRIX["cases"]])
+def test_anonymous_check_agrees_with_the_measured_matrix(case: dict[str, Any], tmp_path: Path) -> None:
+    for f in HEALTH.glob("authn-*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text())
+    flags = ["--authorization-mode=Node,RBAC"]
+    for w in case["flags"]:
+        name, _, value = w.partition("=")
+        flags.append(f"{name}={tmp_path / value}" if name == "--authentication-config" else w)
+    args = [Arg(w, Location("flags", None)) for w in flags]
+    cfg = build_config(
+        source="cmdline", file="flags", flag_args=args, version=K8sVersion(36, "v1.36.2", "oracle")
+    )
+    ctx = ScanContext(config=cfg, root="/")
+    anon = by_id("AUTHN-001")
+    startup = by_id("FLAG-003")
+    assert anon is not None
+    assert startup is not None
+    if not case["started"]:
+        f = evaluate(startup, ctx)
+        assert f.status is Status.FAIL
+        assert case["error"] in f.message
+        assert evaluate(anon, ctx).status is Status.FAIL
+        return
+    assert evaluate(startup, ctx).status is Status.PASS
+    assert evaluate(anon, ctx).status is measured_verdict(case)
