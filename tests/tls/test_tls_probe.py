@@ -517,3 +517,36 @@ def test_server_name_is_sent_for_handshakes_and_anonymous_requests(
     assert [c["subject"] for c in doc["probe"]["chain"]] == ["CN=someone-else"]
     assert doc["probe"]["anonymous"]["/livez"] == 200
     assert code == 1
+
+
+def test_root_compares_with_the_tree_on_disk(s_server: Server, tmp_path: Path) -> None:
+    from tls_factory import APISERVER_SANS_DNS, build_tree
+
+    tree = build_tree(tmp_path / "node")
+    window = {"not_before": REAL_NOW - dt.timedelta(days=1), "not_after": REAL_NOW + dt.timedelta(days=365)}
+    serving = issue("kube-apiserver", issuer=tree.ca, dns=APISERVER_SANS_DNS, ips=("127.0.0.1",), **window)
+    tree.replace_leaf("apiserver", serving)
+    crt, key = str(tree.pki("apiserver.crt")), str(tree.pki("apiserver.key"))
+    addr = s_server("-tls1_3", "-cert", crt, "-key", key)
+    code, doc = probe_json(addr, "--root", str(tree.root))
+    assert findings(doc, "TLS-PROBE-CHAIN") == [
+        ("pass", "high", "served certificate is /etc/kubernetes/pki/apiserver.crt"),
+        (
+            "pass",
+            "high",
+            "served chain verifies with /etc/kubernetes/admin.conf#clusters[kubernetes].certificate-authority-data: "
+            "kube-apiserver -> kubernetes",
+        ),
+    ]
+    # renewed on disk, server not restarted
+    renewed = issue("kube-apiserver", issuer=tree.ca, dns=APISERVER_SANS_DNS, ips=("127.0.0.1",), **window)
+    tree.replace_leaf("apiserver", renewed)
+    code, doc = probe_json(addr, "--root", str(tree.root))
+    (status, _, message), _ = findings(doc, "TLS-PROBE-CHAIN")
+    assert status == "fail"
+    assert message.endswith(
+        "is not /etc/kubernetes/pki/apiserver.crt "
+        f"(serial {renewed.cert.serial_number:x}, 'kube-apiserver'): the server has not been restarted since the "
+        "file changed, or serves another file"
+    )
+    assert code == 1

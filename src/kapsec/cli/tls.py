@@ -176,6 +176,12 @@ def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
     help="Certificate file the server should be serving (e.g. the --tls-cert-file on disk).",
 )
 @click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A control-plane tree: compare with its --tls-cert-file and the CA its kubeconfigs trust "
+    "(--cert and --ca override).",
+)
+@click.option(
     "--anonymous",
     is_flag=True,
     help="Also GET /livez, /readyz, /version, /api and /api/v1/namespaces without credentials.",
@@ -207,6 +213,7 @@ def probe_cmd(
     target: str,
     ca: Path | None,
     cert: Path | None,
+    root: Path | None,
     anonymous: bool,
     server_name: str | None,
     timeout: float,
@@ -229,19 +236,25 @@ def probe_cmd(
         if path is not None and not path.is_file():
             raise UsageError(f"{option} {path}: no such file")
     parsed = tls_probe.parse_target(target)
+    expected = tls_probe.load_on_disk(cert) if cert is not None else None
+    trusted = tls_probe.load_on_disk(ca) if ca is not None else None
+    if root is not None:
+        from_root = _serving_files(root)
+        expected = expected or from_root[0]
+        trusted = trusted or from_root[1]
     now = dt.datetime.now(dt.UTC)
     result = tls_probe.probe(
         parsed,
         timeout=timeout,
         server_name=server_name,
         anonymous=anonymous,
-        ca_file=ca,
+        ca=trusted,
         enumerate_ciphers=not no_ciphers,
     )
     if not any(result.versions.values()):
         notes = "; ".join(f"{v.value}: {n}" for v, n in result.version_notes.items())
         raise ServiceError(f"{parsed.display}: no TLS handshake succeeded ({notes})")
-    found = tls_probe.findings(result, now=now, warn_days=warn_days, cert_file=cert, ca_file=ca)
+    found = tls_probe.findings(result, now=now, warn_days=warn_days, expected=expected, ca=trusted)
     report = Report("kapsec", __version__, {"endpoint": parsed.display, "command": "tls probe"}, found)
     if output == OutputFormat.JSON.value:
         click.echo(json.dumps(report.to_dict() | {"probe": result.to_dict(now)}, indent=2))
@@ -252,6 +265,26 @@ def probe_cmd(
     else:
         click.echo(render(report, output), nl=False)
     sys.exit(exit_code_for(report, fail_on))
+
+
+def _serving_files(root: Path) -> tuple[Any, Any]:
+    """The serving certificate --tls-cert-file names under ``root`` and the CA clients verify it with."""
+    from kapsec.tls import inspect as tls_inspect
+    from kapsec.tls import probe as tls_probe
+
+    plan = tls_inspect.collect_root(root)
+    for target in plan.certs.values():
+        if any(ref.flag == "--tls-cert-file" for ref in target.refs):
+            src = target.source
+            expected = tls_probe.load_on_disk(src.path or Path(src.display), src.display, src.data)
+            trusted = None
+            if target.cas:
+                ca_src = target.cas[0][0]
+                trusted = tls_probe.load_on_disk(
+                    ca_src.path or Path(ca_src.display), ca_src.display, ca_src.data
+                )
+            return expected, trusted
+    raise UsageError(f"--root {root}: the API server manifest names no --tls-cert-file to compare with")
 
 
 def _probe_text(result: Any) -> None:

@@ -67,6 +67,32 @@ _CERTIFICATE_REQUEST = 13
 _EXT_CERTIFICATE_AUTHORITIES = 47
 
 
+@dataclass(frozen=True)
+class OnDisk:
+    """Certificates on disk to compare the served chain with: a file, or a kubeconfig's CA data."""
+
+    name: str
+    certs: tuple[x509.Certificate, ...]
+
+    @property
+    def pem(self) -> str:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in self.certs)
+
+
+def load_on_disk(path: Path, name: str | None = None, data: bytes | None = None) -> OnDisk:
+    """Certificates of ``path`` (or of ``data``), raising :class:`InputError` with the file name."""
+    shown = name or str(path)
+    try:
+        raw = data if data is not None else path.read_bytes()
+        return OnDisk(shown, tuple(pki.load_certificates(raw)))
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=shown) from exc
+    except pki.PkiError as exc:
+        raise InputError(str(exc), file=shown) from exc
+
+
 class Version(enum.Enum):
     TLS1_0 = "TLSv1.0"
     TLS1_1 = "TLSv1.1"
@@ -508,7 +534,7 @@ def probe(
     timeout: float = 5.0,
     server_name: str | None = None,
     anonymous: bool = False,
-    ca_file: Path | None = None,
+    ca: OnDisk | None = None,
     enumerate_ciphers: bool = True,
 ) -> ProbeResult:
     prober = Prober(target, timeout=timeout, server_name=server_name)
@@ -552,7 +578,7 @@ def probe(
             result.suites[version] = [suite] if suite else []
     result.client_cert, result.client_ca_names = _client_cert(prober, first, accepted)
     if anonymous:
-        result.anonymous = anonymous_statuses(prober, best, ca_file)
+        result.anonymous = anonymous_statuses(prober, best, ca)
     result.handshakes = prober.connects
     return result
 
@@ -595,16 +621,16 @@ class _Connection(http.client.HTTPSConnection):
         self.sock = self._tls_context.wrap_socket(sock, server_hostname=self._server_name)
 
 
-def anonymous_statuses(prober: Prober, version: Version, ca_file: Path | None) -> dict[str, int | str]:
+def anonymous_statuses(prober: Prober, version: Version, ca: OnDisk | None) -> dict[str, int | str]:
     """HTTP status of each of :data:`ANONYMOUS_PATHS` without credentials (or the error)."""
     out: dict[str, int | str] = {}
     for path in ANONYMOUS_PATHS:
         ctx = prober._context(version, None)
-        if ca_file is not None:
+        if ca is not None:
             try:
-                ctx.load_verify_locations(cafile=str(ca_file))
-            except (OSError, ssl.SSLError) as exc:
-                raise InputError(f"cannot load CA: {exc}", file=str(ca_file)) from exc
+                ctx.load_verify_locations(cadata=ca.pem)
+            except ssl.SSLError as exc:
+                raise InputError(f"cannot load CA: {exc}", file=ca.name) from exc
             ctx.verify_mode = ssl.CERT_REQUIRED
         conn = _Connection(prober.target.host, prober.target.port, prober.timeout, ctx, prober.server_name)
         prober.connects += 1
@@ -680,8 +706,8 @@ def findings(
     *,
     now: dt.datetime,
     warn_days: int = 30,
-    cert_file: Path | None = None,
-    ca_file: Path | None = None,
+    expected: OnDisk | None = None,
+    ca: OnDisk | None = None,
 ) -> list[Finding]:
     t = result.target
     out: list[Finding] = []
@@ -781,14 +807,14 @@ def findings(
                 t,
             )
         )
-    out += _chain_findings(result, now=now, warn_days=warn_days, cert_file=cert_file, ca_file=ca_file)
+    out += _chain_findings(result, now=now, warn_days=warn_days, expected=expected, ca=ca)
     out += _client_cert_findings(result)
     out += _anonymous_findings(result)
     return out
 
 
 def _chain_findings(
-    result: ProbeResult, *, now: dt.datetime, warn_days: int, cert_file: Path | None, ca_file: Path | None
+    result: ProbeResult, *, now: dt.datetime, warn_days: int, expected: OnDisk | None, ca: OnDisk | None
 ) -> list[Finding]:
     t = result.target
     out: list[Finding] = []
@@ -842,46 +868,35 @@ def _chain_findings(
             t,
         )
     )
-    if cert_file is not None:
-        try:
-            disk = pki.load_certificates(cert_file.read_bytes())[0]
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", file=str(cert_file)) from exc
-        except pki.PkiError as exc:
-            raise InputError(str(exc), file=str(cert_file)) from exc
+    if expected is not None:
+        disk = expected.certs[0]
         same = disk.fingerprint(hashes.SHA256()) == leaf.fingerprint(hashes.SHA256())
         out.append(
             _f(
                 "TLS-PROBE-CHAIN",
                 Status.PASS if same else Status.FAIL,
                 Severity.HIGH,
-                f"served certificate is {cert_file}"
+                f"served certificate is {expected.name}"
                 if same
-                else f"served certificate (serial {facts.serial}, {facts.subject_cn!r}) is not {cert_file} "
+                else f"served certificate (serial {facts.serial}, {facts.subject_cn!r}) is not {expected.name} "
                 f"(serial {disk.serial_number:x}, {pki.common_name(disk.subject)!r}): the server has not been restarted "
                 "since the file changed, or serves another file",
                 t,
-                value=str(cert_file),
+                value=expected.name,
             )
         )
-    if ca_file is not None:
-        try:
-            anchors = pki.load_certificates(ca_file.read_bytes())
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", file=str(ca_file)) from exc
-        except pki.PkiError as exc:
-            raise InputError(str(exc), file=str(ca_file)) from exc
-        ok, why = pki.verify_chain(leaf, anchors, result.chain[1:], now)
+    if ca is not None:
+        ok, why = pki.verify_chain(leaf, list(ca.certs), result.chain[1:], now)
         out.append(
             _f(
                 "TLS-PROBE-CHAIN",
                 Status.PASS if ok else Status.FAIL,
                 Severity.HIGH,
-                f"served chain verifies with {ca_file}: {why}"
+                f"served chain verifies with {ca.name}: {why}"
                 if ok
-                else f"served chain does not verify with {ca_file}: {why}",
+                else f"served chain does not verify with {ca.name}: {why}",
                 t,
-                value=str(ca_file),
+                value=ca.name,
             )
         )
     return out
