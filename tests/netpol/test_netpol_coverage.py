@@ -381,3 +381,20 @@ def test_check_cli_bad_input(tmp_path: Any) -> None:
     missing = run_cli("netpol", "check", "--from", str(tmp_path / "nope.yaml"))
     assert missing.code == 2
     assert missing.stderr == f"kapsec: error: {tmp_path / 'nope.yaml'}: no such file or directory\n"
+
+
+def test_check_cli_namespace_filter() -> None:
+    result = run_cli(
+        "netpol", "check", "--from", str(SNAPSHOT), "-n", "web", "-n", "kube-system", "-o", "json"
+    )
+    assert result.code == 1
+    doc = json.loads(result.stdout)
+    assert [n["namespace"] for n in doc["coverage"]] == ["kube-system", "web"]
+    assert sorted({f["message"].split(":")[0] for f in doc["findings"] if f["status"] == "fail"}) == [
+        "namespace kube-system",
+        "namespace web",
+        "web/allow-all-ingress ingress[0]",
+    ]
+    only_prod = run_cli("netpol", "check", "--from", str(SNAPSHOT), "-n", "prod", "-o", "json")
+    assert only_prod.code == 0
+    assert {f["status"] for f in json.loads(only_prod.stdout)["findings"]} == {"pass"}

@@ -67,6 +67,14 @@ def _coverage_json(cov: Any) -> list[dict[str, Any]]:
     "--include-system", is_flag=True, help="Also judge kube-system, kube-public and kube-node-lease."
 )
 @click.option(
+    "-n",
+    "--namespace",
+    "only_namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Report only these namespaces (repeatable; naming a system namespace judges it).",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Choice(["text", "json", "sarif", "junit", "markdown", "html"]),
@@ -82,6 +90,7 @@ def check(
     kubeconfig: str | None,
     context: str | None,
     include_system: bool,
+    only_namespaces: tuple[str, ...],
     output: str,
     fail_on: str,
 ) -> None:
@@ -95,13 +104,23 @@ def check(
     Exit codes: 0 no failed finding at or above --fail-on; 1 failed findings; 2 input problems.
     """
     from kapsec.model.findings import Report
-    from kapsec.netpol.coverage import analyse
+    from kapsec.netpol.coverage import SYSTEM_NAMESPACES, analyse
     from kapsec.netpol.findings import coverage_findings
     from kapsec.report import render
 
     loaded = load_inputs(sources, cluster=cluster, kubeconfig=kubeconfig, context=context)
     report_problems(loaded)
     cov = analyse(loaded)
+    if only_namespaces:
+        from dataclasses import replace
+
+        wanted = set(only_namespaces)
+        cov = replace(
+            cov,
+            namespaces=[n for n in cov.namespaces if n.namespace in wanted],
+            problems=[p for p in cov.problems if p.ref.split("/", 1)[0] in wanted],
+        )
+        include_system = include_system or bool(wanted & SYSTEM_NAMESPACES)
     findings = coverage_findings(cov, include_system)
     report = Report(
         tool="kapsec",
