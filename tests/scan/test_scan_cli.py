@@ -445,3 +445,25 @@ def test_problems_planted_by_the_lab_are_found(
     for cid, (status, message) in expected.items():
         assert got[cid][0] == status
         assert got[cid][1].startswith(message), got[cid][1]
+
+
+def test_talos_layout_finds_the_sibling_manifests(tmp_path: Path) -> None:
+    manifests = tmp_path / "etc/kubernetes/manifests"
+    manifests.mkdir(parents=True)
+    talos = REAL / "talos-k8stemplates"
+    (manifests / "talos-kube-apiserver.yaml").write_text((talos / "apiserver-minimal.yaml").read_text())
+    (manifests / "talos-kube-scheduler.yaml").write_text((talos / "scheduler.yaml").read_text())
+    for p in manifests.iterdir():
+        p.chmod(0o600)
+    _, report, _ = scan_json(
+        "--root", str(tmp_path), "--check", "FILE-001", "--check", "FILE-005", "--check", "FILE-003"
+    )
+    got = {f["id"]: (f["status"], f["message"]) for f in report["findings"]}  # type: ignore[attr-defined]
+    assert got == {
+        "FILE-001": ("pass", "/etc/kubernetes/manifests/talos-kube-apiserver.yaml: mode 0600 or stricter"),
+        "FILE-003": (
+            "warn",
+            "cannot check: /etc/kubernetes/manifests/kube-controller-manager.yaml not found",
+        ),
+        "FILE-005": ("pass", "/etc/kubernetes/manifests/talos-kube-scheduler.yaml: mode 0600 or stricter"),
+    }

@@ -144,6 +144,7 @@ class ScanContext:
         names = [f"{component}{suffix}"] + [
             f"{component}{s}" for s in (".yaml", ".yml", ".manifest") if s != suffix
         ]
+        names += [f"talos-{n}" for n in names]  # Talos prefixes its static pod files
         found = next((n for n in names if os.path.isfile(os.path.join(real_dir, n))), None)
         if found is None:
             shown = posixpath.join(node_dir, names[0])
