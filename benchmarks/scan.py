@@ -47,7 +47,9 @@ def timed(cmd: list[str], repeat: int, ok: tuple[int, ...]) -> list[float]:
 
 
 def show(name: str, times: list[float]) -> None:
-    print(f"  {name:<44} median {statistics.median(times):7.3f} s   min {min(times):7.3f} s   (n={len(times)})")
+    print(
+        f"  {name:<44} median {statistics.median(times):7.3f} s   min {min(times):7.3f} s   (n={len(times)})"
+    )
 
 
 def main() -> None:
@@ -59,18 +61,34 @@ def main() -> None:
         lab = Path(tmp) / "node"
         subprocess.run([str(KAPSEC), "lab", "init", str(lab)], check=True, capture_output=True)
         manifest = lab / "etc/kubernetes/manifests/kube-apiserver.yaml"
-        print(f"kube-apiserver manifest of the lab ({manifest.stat().st_size} bytes), {args.repeat} runs each")
-        subprocess.run([str(KAPSEC), "scan", "--root", str(lab), "-o", "json"], capture_output=True, check=False)  # warm
+        print(
+            f"kube-apiserver manifest of the lab ({manifest.stat().st_size} bytes), {args.repeat} runs each"
+        )
+        subprocess.run(
+            [str(KAPSEC), "scan", "--root", str(lab), "-o", "json"], capture_output=True, check=False
+        )  # warm
         k_json = timed([str(KAPSEC), "scan", "--root", str(lab), "-o", "json"], args.repeat, (0, 1))
         k_text = timed([str(KAPSEC), "scan", "--root", str(lab)], args.repeat, (0, 1))
-        k_manifest = timed([str(KAPSEC), "scan", "--manifest", str(manifest), "-o", "json"], args.repeat, (0, 1))
+        k_manifest = timed(
+            [str(KAPSEC), "scan", "--manifest", str(manifest), "-o", "json"], args.repeat, (0, 1)
+        )
         show("kapsec scan --root LAB -o json (64 checks)", k_json)
         show("kapsec scan --root LAB (text)", k_text)
         show("kapsec scan --manifest FILE -o json", k_manifest)
         if args.no_checkov:
             return
         checkov = ensure_checkov()
-        cmd = [str(checkov), "-f", str(manifest), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json"]
+        cmd = [
+            str(checkov),
+            "-f",
+            str(manifest),
+            "--framework",
+            "kubernetes",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+        ]
         subprocess.run(cmd, capture_output=True, check=False)  # warm
         c = timed(cmd, max(3, args.repeat // 2), (0, 1))
         show("checkov -f MANIFEST --framework kubernetes", c)
