@@ -363,3 +363,39 @@ def test_diff_names_each_change_with_the_rules_on_both_sides() -> None:
         3,
         7,
     )
+
+
+def test_from_log_groups_kubelets_into_one_rule() -> None:
+    from kapsec.auditpolicy.profiles import find_noise, from_log
+    from kapsec.model.request import RequestAttributes
+
+    def read(user: str, groups: tuple[str, ...], resource: str) -> RequestAttributes:
+        return RequestAttributes(user, groups, "get", True, "default", "", "", resource, "", "x")
+
+    node_groups = ("system:nodes", "system:authenticated")
+    traffic = [(read(f"system:node:n{i % 7}", node_groups, "services"), 500) for i in range(70)]
+    traffic += [
+        (read("system:kube-scheduler", ("system:authenticated",), "persistentvolumeclaims"), 400)
+    ] * 20
+    traffic += [(read("jane", ("system:authenticated",), "services"), 300)] * 50  # people are never dropped
+    traffic += [(read("system:node:n1", node_groups, "secrets"), 900)] * 90  # secrets never dropped
+    noise = find_noise(traffic, top=5, min_share=0.05)
+    assert [(n.rule.to_dict(), n.events, n.bytes) for n in noise] == [
+        (
+            {"level": "None", "userGroups": ["system:nodes"], "verbs": ["get"],
+             "resources": [{"group": "", "resources": ["services"]}]},
+            70,
+            35000,
+        ),
+        (
+            {"level": "None", "users": ["system:kube-scheduler"], "verbs": ["get"],
+             "resources": [{"group": "", "resources": ["persistentvolumeclaims"]}]},
+            20,
+            8000,
+        ),
+    ]  # fmt: skip
+    text = from_log(noise, ["synthetic.log"])
+    assert "#   rule 10 (from the log) None for group system:nodes get services:\n" in text
+    assert [r.to_dict() for r in load_policy_text(text, "g", strict=True).rules[10:12]] == [
+        n.rule.to_dict() for n in noise
+    ]

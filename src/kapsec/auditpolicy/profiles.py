@@ -297,15 +297,16 @@ def find_noise(
     """The loudest read-only system traffic still logged under the recommended profile.
 
     ``requests`` yields each logged request once (with the bytes it took in the log). Candidates
-    are resource reads (get, list, watch) by ``system:`` users, grouped by user, API group and
-    resource; Secrets, ConfigMaps, service accounts and tokens are never proposed.
+    are resource reads (get, list, watch) by ``system:`` users, grouped by user (kubelets, whose
+    user names differ per node, together as the ``system:nodes`` group), API group and resource;
+    Secrets, ConfigMaps, service accounts and tokens are never proposed.
     """
     from kapsec.auditpolicy.loader import load_policy_text
 
     base_policy = load_policy_text(generate_profile("recommended"), "recommended")
     base = compiled(base_policy)
     base_catch_all = len(base_policy.rules) - 1
-    counts: Counter[tuple[str, str, str, str]] = Counter()
+    counts: Counter[tuple[str, str, str, str]] = Counter()  # (user|group, who, group, resource)
     sizes: Counter[tuple[str, str, str, str]] = Counter()
     verbs: dict[tuple[str, str, str, str], set[str]] = {}
     total = 0
@@ -330,7 +331,10 @@ def find_noise(
         if d.rule_index != base_catch_all:
             continue  # decided by a specific rule: the generated policy keeps that decision
         res = f"{req.resource}/{req.subresource}" if req.subresource else req.resource
-        key = (req.user or "", req.api_group, res, "")
+        if (req.user or "").startswith("system:node:") and "system:nodes" in (req.groups or ()):
+            key = ("group", "system:nodes", req.api_group, res)  # one rule for every kubelet
+        else:
+            key = ("user", req.user or "", req.api_group, res)
         counts[key] += 1
         sizes[key] += size
         verbs.setdefault(key, set()).add(req.verb)
@@ -338,10 +342,11 @@ def find_noise(
     for key, n in counts.most_common():
         if len(out) >= top or total == 0 or n / total < min_share:
             break
-        user, group, res, _ = key
+        kind, who, group, res = key
         rule = PolicyRule(
             level=LEVEL_NONE,
-            users=(user,),
+            users=(who,) if kind == "user" else (),
+            user_groups=(who,) if kind == "group" else (),
             verbs=tuple(v for v in ("get", "list", "watch") if v in verbs[key]),
             resources=(GroupResources(group=group, resources=(res,)),),
         )
@@ -357,8 +362,9 @@ def from_log(noise: list[NoiseRule], sources: list[str]) -> str:
         rule = item.rule
         gr = rule.resources[0]
         what = gr.resources[0] + (f".{gr.group}" if gr.group else "")
+        who = rule.users[0] if rule.users else f"group {rule.user_groups[0]}"
         doc_lines.append(
-            f"#   rule {10 + k} (from the log) None for {rule.users[0]} {'/'.join(rule.verbs)} {what}:\n"
+            f"#   rule {10 + k} (from the log) None for {who} {'/'.join(rule.verbs)} {what}:\n"
             f"#           {item.events} requests ({item.share:.1%} of the log), {item.bytes} bytes.\n"
         )
         rule_lines.append("\n".join("  " + x for x in render_rule(rule).splitlines()) + "\n")
