@@ -691,3 +691,26 @@ def test_extended_key_usage_must_fit_the_role(tree: Tree) -> None:
             "Go peers reject it for this role",
         ),
     ]
+
+
+def test_nothing_to_inspect_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli("tls", "inspect", "--root", str(tmp_path / "empty"))
+    assert result.code == 2
+    assert result.stderr == (
+        f"kapsec: error: {tmp_path}/empty: nothing to inspect: no API server manifest, kubeconfig, or PKI "
+        "directory (/etc/kubernetes/pki, /var/lib/rancher/rke2/server/tls) under this root\n"
+    )
+    result = run_cli("tls", "inspect", str(tmp_path / "empty"))
+    assert (result.code, result.stderr) == (2, f"kapsec: error: {tmp_path}/empty: no files to inspect\n")
+
+
+def test_pki_directory_without_manifest_is_inspected_with_a_warning(tree: Tree) -> None:
+    (tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml").unlink()
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 0
+    ((check, status, message),) = not_passing(doc)
+    assert (check, status) == ("TLS-FILE-READ", "warn")
+    assert message.startswith("no kube-apiserver manifest under this root (looked for ")
+    assert message.endswith("; only the PKI directory and kubeconfigs are inspected")
+    assert len(doc["certificates"]) == 12

@@ -370,6 +370,12 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
 
     _kubelet_serving(root, plan, kubelet_ca_flag)
     _collect_pki_dir(root, plan, r)
+    if not plan.certs and not plan.keys and not plan.kubeconfigs:
+        raise InputError(
+            "nothing to inspect: no API server manifest, kubeconfig, or PKI directory "
+            f"({', '.join('/' + d for d in PKI_DIRS)}) under this root",
+            file=str(root),
+        )
     return plan
 
 
@@ -647,6 +653,8 @@ def collect_files(paths: Sequence[Path], *, ca: Path | None = None) -> Plan:
                 plan, Source(path.as_posix(), path), Ref("named on the command line"), explicit=top == path
             )
     _pair_by_name(plan)
+    if not plan.certs and not plan.keys and not plan.notes:
+        raise InputError("no files to inspect", file=", ".join(str(p) for p in paths))
     if ca is not None:
         anchor = Source(ca.as_posix(), ca)
         for target in plan.certs.values():
