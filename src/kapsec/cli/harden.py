@@ -142,6 +142,13 @@ def harden(  # noqa: PLR0917 - one parameter per option
             f"({', '.join(backup.created_files) or 'none'}) were left in place (an encryption key must be kept)",
             err=True,
         )
+        if any(p.endswith("encryption-config.yaml") for p in backup.created_files):
+            click.echo(
+                "kapsec: warning: Secrets written while encryption was on are readable only with "
+                "--encryption-provider-config: if any were written, put the flag back (with identity first) "
+                "and rewrite them before dropping it",
+                err=True,
+            )
         raise SystemExit(0)
 
     ctx = _prepare(
