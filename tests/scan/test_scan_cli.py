@@ -50,7 +50,7 @@ def test_scan_lab_reports_kubeadm_defaults(lab: Path) -> None:
         ]
     )  # fmt: skip
     assert sorted(k for k, v in s.items() if v == "warn") == ["FILE-009", "FILE-010", "NET-001", "PSS-001"]
-    assert report["summary"] == {"pass": 42, "fail": 18, "warn": 4, "skip": 0, "total": 64}
+    assert report["summary"] == {"pass": 43, "fail": 18, "warn": 4, "skip": 0, "total": 65}
     anon = next(f for f in report["findings"] if f["id"] == "AUTHN-001")  # type: ignore[attr-defined]
     assert anon["benchmarks"] == {
         "cis-1.8": "1.2.1",
@@ -133,7 +133,7 @@ def test_every_real_manifest_scans_without_error(path: str) -> None:
     r = run_cli("scan", "--manifest", str(REAL / path), "-o", "json")
     assert r.code in (0, 1), r.stderr
     report = json.loads(r.stdout)
-    assert report["summary"]["total"] == 64
+    assert report["summary"]["total"] == 65
 
 
 def test_cmdline_source_rke2() -> None:
@@ -297,8 +297,8 @@ def test_checks_list() -> None:
     assert r.code == 0
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["ID", "SEVERITY", "CIS-1.12", "CHECKLIST", "TITLE"]
-    assert len(lines) == 65
-    assert r.stderr == "64 checks\n"
+    assert len(lines) == 66
+    assert r.stderr == "65 checks\n"
     data = json.loads(run_cli("checks", "list", "-o", "json").stdout)
     assert [c["id"] for c in data][:3] == ["FILE-001", "FILE-002", "FILE-003"]
     assert len(json.loads(run_cli("checks", "list", "-o", "json", "--benchmark", "cis-1.8").stdout)) == 52

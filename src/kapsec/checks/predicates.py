@@ -217,6 +217,54 @@ def anonymous_auth(check: Check, ctx: ScanContext) -> Outcome:
     return Outcome(Status.FAIL, f"{where}: unauthenticated requests are served as system:anonymous", ev)
 
 
+def anonymous_reaches(ctx: ScanContext, path: str) -> tuple[bool, str]:
+    """Whether an unauthenticated request to ``path`` is authenticated as system:anonymous."""
+    cfg = ctx.config
+    bare = path.split("?", 1)[0]
+    if cfg.get_str("authentication-config"):
+        authn, err = _authn_config(ctx)
+        anon = getattr(authn, "anonymous", None) if err is None else None
+        if anon is not None:
+            if not anon.enabled:
+                return False, "the AuthenticationConfiguration disables anonymous"
+            if anon.conditions and bare not in anon.conditions:
+                return (
+                    False,
+                    f"the AuthenticationConfiguration allows anonymous only on {', '.join(anon.conditions)}",
+                )
+            return True, "the AuthenticationConfiguration allows it"
+    if not cfg.get_bool("anonymous-auth"):
+        return False, "--anonymous-auth is false"
+    if "AlwaysAllow" in cfg.get_set("authorization-mode") and not cfg.get_str("authorization-config"):
+        return False, "the server turns anonymous off while AlwaysAllow is an authorizer"
+    return True, "anonymous is on"
+
+
+@predicate("probes_reach_health")
+def probes_reach_health(check: Check, ctx: ScanContext) -> Outcome:
+    cfg = ctx.config
+    if cfg.source != "manifest":
+        return Outcome(Status.SKIP, f"no pod spec ({cfg.source}): the probes are not known")
+    http = [p for p in cfg.probes if p.handler == "httpGet"]
+    if not http:
+        return Outcome(Status.PASS, "no HTTP probe on the kube-apiserver container", Evidence(file=cfg.file))
+    for p in http:
+        reached, why = anonymous_reaches(ctx, p.path or "/")
+        if not reached:
+            return Outcome(
+                Status.FAIL,
+                f"the {p.kind} probe GETs {p.path} without credentials and {why}: it gets 401 and the kubelet "
+                "restarts the API server in a loop",
+                Evidence(file=cfg.file, line=p.line, detail=f"{p.kind}Probe httpGet {p.path}"),
+            )
+    paths = ", ".join(sorted({p.path or "/" for p in http}))
+    return Outcome(
+        Status.PASS,
+        f"the probes ({paths}) are answered to anonymous requests",
+        Evidence(file=cfg.file, line=http[0].line),
+    )
+
+
 # ------------------------------------------------------------------ flags the server refuses
 
 
