@@ -285,7 +285,7 @@ def _eq_leaf(get: fields.Getter, wants: frozenset[str]) -> Pred:
         vs = get(e)
         if vs is None:
             return None
-        for v in vs:
+        for v in vs:  # noqa: SIM110 - a plain loop is faster than any() over a generator here
             if (v if type(v) is str else _as_text(v)).lower() in wants:
                 return True
         return False
@@ -321,7 +321,7 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
         body = fields.is_body_field(name)
         keys = None
         plain = isinstance(node.value, SigmaString) and not node.value.contains_special()
-        text = "".join(x for x in node.value.s if isinstance(x, str)) if plain else ""
+        text = "".join(x for x in getattr(node.value, "s", ()) if isinstance(x, str)) if plain else ""
         if name == "objectRef.resource" and plain:
             keys = frozenset({text.lower()})
         if plain:
@@ -346,8 +346,8 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
         preds = [k.pred for k in kids]
         body = any(k.body for k in kids)
         if isinstance(node, ConditionAND):
-            # Non-body tests first: they are cheaper and decide most events.
-            order = sorted(range(len(kids)), key=lambda i: kids[i].body)
+            # Non-body tests first (cheaper), the most selective fields first (decide most events).
+            order = sorted(range(len(kids)), key=lambda i: (kids[i].body, kids[i].rank))
             preds = [preds[i] for i in order]
 
             def and_(e: AuditEvent) -> bool | None:
