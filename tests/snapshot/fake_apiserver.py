@@ -25,6 +25,25 @@ from helpers import DATA
 
 API_DIR = DATA / "netpol" / "cluster-api"
 TOKEN = "kapsec-test-token"
+ORACLE_AUDIT_LOG = DATA / "oracle-1.36" / "audit-logs" / "requestresponse" / "audit.log"
+
+
+def recorded_lists() -> dict[str, bytes]:
+    """List responses recorded from a real kube-apiserver v1.36.2: the audit log at
+    RequestResponse level holds the body of every list it answered. For each path, the last
+    non-empty ``<Kind>List`` answer (namespaces, pods, service accounts and the RBAC kinds)."""
+    found: dict[str, bytes] = {}
+    for line in ORACLE_AUDIT_LOG.read_text().splitlines():
+        e = json.loads(line)
+        body = e.get("responseObject") or {}
+        if (
+            e.get("verb") == "list"
+            and e.get("stage") == "ResponseComplete"
+            and str(body.get("kind", "")).endswith("List")
+            and body.get("items")
+        ):
+            found[e["requestURI"].split("?")[0]] = json.dumps(body).encode()
+    return found
 
 
 @dataclass
@@ -113,8 +132,11 @@ def make_ca_and_server_cert(directory: Path) -> tuple[bytes, Path, Path]:
 
 
 @contextmanager
-def fake_apiserver(tls_dir: Path | None = None) -> Iterator[FakeApiServer]:
-    """Serve on 127.0.0.1 (HTTPS with a fresh CA when ``tls_dir`` is given, else HTTP)."""
+def fake_apiserver(
+    tls_dir: Path | None = None, responses: dict[str, bytes] | None = None
+) -> Iterator[FakeApiServer]:
+    """Serve on 127.0.0.1 (HTTPS with a fresh CA when ``tls_dir`` is given, else HTTP), from
+    the files in API_DIR or from ``responses`` (path -> body, e.g. :func:`recorded_lists`)."""
     state = FakeApiServer(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -146,6 +168,14 @@ def fake_apiserver(tls_dir: Path | None = None) -> Iterator[FakeApiServer]:
                         f'resource "{resource}" in API group "{group}" at the cluster scope',
                     ),
                 )
+                return
+            if responses is not None:
+                if url.path in responses:
+                    self._send(200, responses[url.path])
+                else:
+                    self._send(
+                        404, _status(404, "NotFound", "the server could not find the requested resource")
+                    )
                 return
             name = url.path.strip("/").replace("/", "_")
             if "continue" in parse_qs(url.query):
