@@ -15,7 +15,8 @@ from kapsec.sources import apiserver as src
 REAL = DATA / "control-plane-manifests"
 
 
-def cfg(*words: str, minor: int = 34) -> ApiServerConfig:
+def cfg(*words: str, minor: int = 34, etcd: bool = True) -> ApiServerConfig:
+    words = ("--etcd-servers=https://127.0.0.1:2379", *words) if etcd else words
     args = [Arg(w, Location("m.yaml", i + 1)) for i, w in enumerate(words)]
     return build_config(
         source="cmdline", file="m.yaml", flag_args=args, version=K8sVersion(minor, f"v1.{minor}", "test")
@@ -129,7 +130,7 @@ def test_bare_bool_flag_is_true() -> None:
 def test_scalars_last_wins_with_the_last_location() -> None:
     c = cfg("--profiling=false", "--secure-port=6443", "--profiling=true")
     assert c.get_bool("profiling") is True
-    assert c.evidence("profiling").line == 3
+    assert c.evidence("profiling").line == 4  # the etcd flag cfg() adds is line 1
 
 
 def test_string_slices_accumulate_across_repeats() -> None:
@@ -477,7 +478,8 @@ def test_process_files_are_read_through_proc_root(tmp_path: Path) -> None:
     (proc / "42" / "root" / "etc/kubernetes/pki").mkdir(parents=True)
     (proc / "42" / "root" / "etc/kubernetes/pki/ca.crt").write_text("x")
     (proc / "42" / "cmdline").write_bytes(
-        b"kube-apiserver\0--client-ca-file=/etc/kubernetes/pki/ca.crt\0--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt\0"
+        b"kube-apiserver\0--etcd-servers=https://127.0.0.1:2379\0--client-ca-file=/etc/kubernetes/pki/ca.crt\0"
+        b"--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt\0"
     )
     c = src.from_process(str(proc), k8s_version="1.34", node_root=str(tmp_path / "none"))
     ctx = ScanContext(config=c)
@@ -489,3 +491,7 @@ def test_process_files_are_read_through_proc_root(tmp_path: Path) -> None:
         "fail",
         "the API server would refuse to start: --etcd-cafile: open /etc/kubernetes/pki/etcd/ca.crt: no such file or directory",
     )
+
+
+def test_etcd_servers_are_required() -> None:
+    assert problems(cfg("--profiling=false", etcd=False)) == [("invalid", "--etcd-servers must be specified")]

@@ -565,6 +565,57 @@ def validate(cfg_occ: Sequence[FlagOccurrence], cfg: ApiServerConfig) -> list[Fl
                 )
             )
 
+    # etcd (staging/.../server/options/etcd.go Validate)
+    if not [x for x in cfg.get_list("etcd-servers") if x]:
+        out.append(
+            FlagProblem("invalid", "etcd-servers", "--etcd-servers must be specified", loc("etcd-servers"))
+        )
+    backend = cfg.get_str("storage-backend")
+    if backend and backend != "etcd3":
+        out.append(
+            FlagProblem(
+                "invalid",
+                "storage-backend",
+                "--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'",
+                loc("storage-backend"),
+            )
+        )
+    for override in cfg.get_list("etcd-servers-overrides"):
+        tokens = override.split("#")
+        if len(tokens) != 2 or len(tokens[0].split("/")) != 2:
+            out.append(
+                FlagProblem(
+                    "invalid",
+                    "etcd-servers-overrides",
+                    "--etcd-servers-overrides invalid, must be of format: group/resource#servers, "
+                    "where servers are URLs, semicolon separated",
+                    loc("etcd-servers-overrides"),
+                )
+            )
+    if (
+        "encryption-provider-config-automatic-reload" not in seen
+        and cfg.get_bool("encryption-provider-config-automatic-reload")
+        and not cfg.get_str("encryption-provider-config")
+    ):
+        out.append(
+            FlagProblem(
+                "invalid",
+                "encryption-provider-config-automatic-reload",
+                "--encryption-provider-config-automatic-reload must be set with --encryption-provider-config",
+                loc("encryption-provider-config-automatic-reload"),
+            )
+        )
+    media = cfg.get_str("storage-media-type")
+    if cfg.is_set("storage-media-type") and media and media not in STORAGE_MEDIA_TYPES:
+        out.append(
+            FlagProblem(
+                "invalid",
+                "storage-media-type",
+                f'--storage-media-type "{media}" invalid, allowed values: {", ".join(sorted(STORAGE_MEDIA_TYPES))}',
+                loc("storage-media-type"),
+            )
+        )
+
     # serving (staging/.../server/options/serving.go)
     if cfg.is_set("tls-min-version") and cfg.get_str("tls-min-version") not in fl.TLS_VERSIONS:
         out.append(
@@ -615,6 +666,11 @@ def validate(cfg_occ: Sequence[FlagOccurrence], cfg: ApiServerConfig) -> list[Fl
             )
         )
     return out
+
+
+STORAGE_MEDIA_TYPES = frozenset(
+    {"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}
+)
 
 
 def build_config(
