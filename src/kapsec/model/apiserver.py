@@ -617,6 +617,17 @@ def validate(cfg_occ: Sequence[FlagOccurrence], cfg: ApiServerConfig) -> list[Fl
         )
 
     # serving (staging/.../server/options/serving.go)
+    if cfg.is_set("secure-port") and "secure-port" not in seen:
+        port = cfg.get_int("secure-port")
+        if not 1 <= port <= 65535:
+            out.append(
+                FlagProblem(
+                    "invalid",
+                    "secure-port",
+                    f"--secure-port {port} must be between 1 and 65535, inclusive. It cannot be turned off with 0",
+                    loc("secure-port"),
+                )
+            )
     if cfg.is_set("tls-min-version") and cfg.get_str("tls-min-version") not in fl.TLS_VERSIONS:
         out.append(
             FlagProblem(
