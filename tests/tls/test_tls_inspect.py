@@ -714,3 +714,33 @@ def test_pki_directory_without_manifest_is_inspected_with_a_warning(tree: Tree) 
     assert message.startswith("no kube-apiserver manifest under this root (looked for ")
     assert message.endswith("; only the PKI directory and kubeconfigs are inspected")
     assert len(doc["certificates"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        # the API server falls back to a specific --bind-address
+        ("    - --bind-address=172.30.1.2\n", []),
+        (
+            "    - --bind-address=0.0.0.0\n",
+            [
+                (
+                    "TLS-CERT-SAN",
+                    "warn",
+                    "/etc/kubernetes/pki/apiserver.crt: neither --advertise-address nor a specific --bind-address "
+                    "is set: the API server advertises the address of its default interface, which cannot be "
+                    "checked offline",
+                )
+            ],
+        ),
+    ],
+)
+def test_advertise_address_falls_back_to_bind_address(
+    tree: Tree, flags: str, expected: list[tuple[str, str, str]]
+) -> None:
+    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    text = manifest.read_text().replace("    - --advertise-address=172.30.1.2\n", flags)
+    write(manifest, text.encode(), 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert not_passing(doc) == expected
+    assert code == 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import ipaddress
 import os
 import stat
 from collections.abc import Sequence
@@ -336,11 +337,10 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
             api, "--tls-cert-file", "--tls-private-key-file", list(kubeconfig_cas), usages=("serverAuth",)
         )
         if serving is not None:
-            adv = api.get("--advertise-address")
             cidr = api.get("--service-cluster-ip-range")
             domain = cluster_domain or _kubelet_cluster_domain(root) or "cluster.local"
             serving.sans = pki.apiserver_required_names(
-                domain, cidr.value if cidr else None, adv.value if adv else None
+                domain, cidr.value if cidr else None, _advertise_address(api)
             )
         add_pair(api, "--kubelet-client-certificate", "--kubelet-client-key", [kubelet_ca or client_ca])
         add_pair(api, "--proxy-client-cert-file", "--proxy-client-key-file", [requestheader_ca])
@@ -377,6 +377,22 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
             file=str(root),
         )
     return plan
+
+
+def _specified_ip(flag: Flag | None) -> str | None:
+    if flag is None or not flag.value:
+        return None
+    try:
+        ip = ipaddress.ip_address(flag.value)
+    except ValueError:
+        return flag.value  # reported as "not an IP address" by the SAN check
+    return None if ip.is_unspecified else flag.value
+
+
+def _advertise_address(api: PodFlags) -> str | None:
+    """--advertise-address, else a specific --bind-address (the API server's own fallback,
+    ``ServerRunOptions.DefaultAdvertiseAddress``); None when it would pick an interface at start."""
+    return _specified_ip(api.get("--advertise-address")) or _specified_ip(api.get("--bind-address"))
 
 
 KUBELET_SERVING = "var/lib/kubelet/pki/kubelet"

@@ -476,7 +476,10 @@ def apiserver_required_names(
         except ValueError:
             problems.append(f"--advertise-address {advertise_address!r} is not an IP address")
     else:
-        problems.append("--advertise-address is not set: the advertise address cannot be checked")
+        problems.append(
+            "neither --advertise-address nor a specific --bind-address is set: the API server advertises "
+            "the address of its default interface, which cannot be checked offline"
+        )
     return dns, ips, problems
 
 
