@@ -372,7 +372,9 @@ def _prepare(  # noqa: PLR0917
     del from_manifest
     catalog = load_catalog()
     scan_ctx = ScanContext(config=cfg, root=root, snapshot=snapshot, manifest_real=manifest_real)
-    statuses = {f.id: f.status for f in run(scan_ctx, catalog)}
+    findings = run(scan_ctx, catalog)
+    statuses = {f.id: f.status for f in findings}
+    messages = {f.id: f.message for f in findings}
     flag_checks: dict[str, str] = {}
     safety: dict[str, str] = {}
     for c in catalog:
@@ -406,6 +408,7 @@ def _prepare(  # noqa: PLR0917
         existing_paths=existing,
         flag_checks=flag_checks,
         catalog_safety=safety,
+        messages=messages,
     )
     plan = make_plan(cfg, statuses, opts)
     new_text = patch_manifest(old_text, node_path, plan.edits)

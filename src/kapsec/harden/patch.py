@@ -256,8 +256,16 @@ def _flag_items(container: CommentedMap, name: str) -> tuple[list[_FlagItem], Co
                 "the API server is started through a shell command string; edit its flags by hand",
                 file=name,
             )
+    # words before the API server's own flags (a wrapper such as kOps' /go-runner and its flags)
+    words = [str(w) for seq in lists for w in seq]
+    flag_args = split_argv([Arg(w) for w in words])
+    skip_words = len(words) - len(flag_args) if flag_args is not None else 0
     for seq in lists:
         i = 0
+        if skip_words >= len(seq):
+            skip_words -= len(seq)
+            continue
+        i, skip_words = skip_words, 0
         while i < len(seq):
             word = str(seq[i])
             if word.startswith("--") and len(word) > 2:
@@ -300,12 +308,16 @@ def _apply_plain(data: Any, edits: ManifestEdits) -> Any:
             container = c
             break
     assert container is not None
+    words = [str(w) for k in ("command", "args") for w in (container.get(k) or [])]
+    flag_args = split_argv([Arg(w) for w in words])
+    skip_words = len(words) - len(flag_args) if flag_args is not None else 0
     for key in ("command", "args"):
         seq = container.get(key)
         if not isinstance(seq, list):
             continue
-        new: list[Any] = []
-        i = 0
+        new: list[Any] = list(seq[: min(skip_words, len(seq))])
+        i = min(skip_words, len(seq))
+        skip_words -= i
         while i < len(seq):
             word = str(seq[i])
             name = None

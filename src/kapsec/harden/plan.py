@@ -125,6 +125,8 @@ class PlanOptions:
     # check id -> flags the catalog's rule names (to attribute --set flags)
     flag_checks: Mapping[str, str] = field(default_factory=dict)
     catalog_safety: Mapping[str, str] = field(default_factory=dict)
+    # check id -> the scan's message (quoted in advice for checks that could not be evaluated)
+    messages: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_set(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -154,12 +156,31 @@ class _Builder:
         self.retarget: list[tuple[str, MountSpec]] = []
         self.notes: list[str] = []
         self.user_set = {f for f, _ in opts.sets}
+        self.warned: set[str] = set()
 
     def failing(self, check: str) -> bool:
+        """The check fails: kapsec plans a change. A check it could not evaluate (warn) gets
+        advice instead: kapsec changes nothing it cannot check (e.g. an audit policy on a path
+        it cannot read is not replaced)."""
         if check in self.opts.skip:
             return False
         st = self.statuses.get(check)
-        return st is not None and st is not Status.PASS
+        if st is Status.WARN and check not in self.warned:
+            self.warned.add(check)
+            why = self.opts.messages.get(check, "")
+            self.changes.append(
+                Change(
+                    check,
+                    "advice",
+                    check,
+                    None,
+                    f"not changed: kapsec could not evaluate it ({why})"
+                    if why
+                    else "not changed: could not evaluate it",
+                    Safety.SAFE,
+                )
+            )
+        return st is Status.FAIL
 
     def set_flag(self, check: str, flag: str, value: str, reason: str, safety: Safety) -> None:
         if flag in self.user_set and reason != USER_REASON:
