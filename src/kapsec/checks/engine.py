@@ -236,7 +236,3 @@ def select(
 
 def run(ctx: ScanContext, checks: Sequence[Check] | None = None) -> list[Finding]:
     return [evaluate(c, ctx) for c in (load_catalog() if checks is None else checks)]
-
-
-def display_path(path: str) -> str:
-    return path.replace(os.sep, "/")

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from kapsec.checks.catalog import Check
 from kapsec.checks.context import Outcome, Resolved, ScanContext
 from kapsec.errors import KapsecError
-from kapsec.model import flags as fl
 from kapsec.model.findings import Evidence, Status
 
 Predicate = Callable[[Check, ScanContext], Outcome]
@@ -886,4 +885,4 @@ def pod_security_standards(check: Check, ctx: ScanContext) -> Outcome:
     return _snapshot_status(ctx, "kapsec.pss", "Pod Security Standards enforcement", **kwargs)
 
 
-__all__ = ["PREDICATES", "authorizer_types", "fl"]
+__all__ = ["PREDICATES", "STARTUP_FILES", "anonymous_reaches", "authorizer_types", "startup_errors"]

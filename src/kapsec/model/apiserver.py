@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kapsec.model import flags as fl
@@ -717,4 +717,4 @@ def build_config(
     )
     known = [o for o in occ if fl.spec(o.name) is not None]
     problems.extend(validate(known, cfg))
-    return ApiServerConfig(**{**cfg.__dict__, "problems": tuple(problems)})
+    return replace(cfg, problems=tuple(problems))
