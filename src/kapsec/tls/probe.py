@@ -117,15 +117,6 @@ class Version(enum.Enum):
             Version.TLS1_3: 0x0304,
         }[self]
 
-    @property
-    def s_client_flag(self) -> str:
-        return {
-            Version.TLS1_0: "-tls1",
-            Version.TLS1_1: "-tls1_1",
-            Version.TLS1_2: "-tls1_2",
-            Version.TLS1_3: "-tls1_3",
-        }[self]
-
 
 @dataclass(frozen=True)
 class Target:
