@@ -398,3 +398,15 @@ def test_check_cli_namespace_filter() -> None:
     only_prod = run_cli("netpol", "check", "--from", str(SNAPSHOT), "-n", "prod", "-o", "json")
     assert only_prod.code == 0
     assert {f["status"] for f in json.loads(only_prod.stdout)["findings"]} == {"pass"}
+
+
+def test_checklist_status_says_when_there_is_no_policy_at_all() -> None:
+    status, reason = checklist_status(
+        load_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", "ns.yaml")
+    )
+    assert status is Status.FAIL
+    assert reason == (
+        "the input has no NetworkPolicy at all (if the snapshot did not collect them, take one with "
+        "`kapsec snapshot --cluster`, which does); 1 of 1 namespaces have no default-deny ingress: shop; "
+        "1 of 1 have no default-deny egress: shop"
+    )

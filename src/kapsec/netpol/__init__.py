@@ -56,6 +56,12 @@ def checklist_status(loaded: LoadedObjects) -> tuple[Status, str]:
         problems.append(
             f"{len(cov.problems)} invalid policies ignored: {_names([p.ref for p in cov.problems])}"
         )
+    if problems and not any(True for _ in loaded.of_kind("NetworkPolicy")):
+        problems.insert(
+            0,
+            "the input has no NetworkPolicy at all (if the snapshot did not collect them, "
+            "take one with `kapsec snapshot --cluster`, which does)",
+        )
     if problems:
         return Status.FAIL, "; ".join(problems)
     return Status.PASS, f"all {len(judged)} non-system namespaces deny ingress and egress by default"
