@@ -495,3 +495,21 @@ def test_process_files_are_read_through_proc_root(tmp_path: Path) -> None:
 
 def test_etcd_servers_are_required() -> None:
     assert problems(cfg("--profiling=false", etcd=False)) == [("invalid", "--etcd-servers must be specified")]
+
+
+def test_k3s_log_line_as_command_line() -> None:
+    # Constructed in the format k3s logs its argv (pkg/daemons/control/server.go: "Running kube-apiserver %s").
+    line = (
+        'Nov 28 10:00:00 node k3s[1234]: time="2026-11-28T10:00:00Z" level=info msg="Running kube-apiserver '
+        "--advertise-address=10.0.0.5 --anonymous-auth=false --authorization-mode=Node,RBAC "
+        "--client-ca-file=/var/lib/rancher/k3s/server/tls/client-ca.crt --enable-admission-plugins=NodeRestriction "
+        '--etcd-servers=unix://kine.sock --profiling=false --secure-port=6444"'
+    )
+    c = src.from_command_line("noise\n" + line + "\n", "k3s.log", k8s_version="1.33")
+    assert [o.name for o in c.occurrences] == [
+        "advertise-address", "anonymous-auth", "authorization-mode", "client-ca-file",
+        "enable-admission-plugins", "etcd-servers", "profiling", "secure-port",
+    ]  # fmt: skip
+    assert c.get_int("secure-port") == 6444
+    assert c.last("secure-port").loc == Location("k3s.log", 2)  # type: ignore[union-attr]
+    assert problems(c) == []

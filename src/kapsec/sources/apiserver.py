@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -311,9 +312,16 @@ def from_snapshot_text(text: str, name: str, *, k8s_version: str | None = None) 
     return _finish(located, source="manifest", file=name, k8s_version=k8s_version, extra={"mirror_pod": True})
 
 
+_LOGGED = re.compile(r"Running kube-apiserver (--.*)$")
+
+
 def from_command_line(text: str, name: str, *, k8s_version: str | None = None) -> ApiServerConfig:
-    """A saved command line (``ps -ef`` output, a systemd ExecStart, one flag per line...)."""
+    """A saved command line (``ps -ef`` output, a systemd ExecStart, one flag per line, or the
+    ``Running kube-apiserver --...`` line that k3s and RKE2 write to their log)."""
     for lineno, line in enumerate(text.splitlines(), start=1):
+        logged = _LOGGED.search(line)
+        if logged:  # k3s/RKE2: msg="Running kube-apiserver --flag=v ..."
+            line = "kube-apiserver " + logged.group(1).rstrip().removesuffix('"')
         try:
             words = shlex.split(line, comments=False)
         except ValueError:
@@ -544,7 +552,8 @@ def find_manifest_under(root: str) -> str:
     if any(os.path.exists(os.path.join(root, m)) for m in K3S_MARKERS):
         raise InputError(
             "this looks like a k3s node: k3s runs the API server inside the k3s binary, without a "
-            "manifest; scan it with --process on the node or --cmdline with its command line",
+            "manifest; scan it with --process on the node, or save the 'Running kube-apiserver' line of "
+            "its log (journalctl -u k3s) and give it to --cmdline",
             file=root,
         )
     tried = ", ".join("/" + c for c in MANIFEST_CANDIDATES)
