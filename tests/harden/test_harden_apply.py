@@ -411,3 +411,41 @@ def test_harden_skip_leaves_a_check_alone(fresh: Callable[[str], Path]) -> None:
     assert "TLS-003" not in checks
     assert "AUDIT-001" in checks
     assert all("encryption" not in f["path"] for f in out["files"])
+
+
+def test_harden_replaces_a_probe_breaking_anonymous_auth_false(fresh: Callable[[str], Path]) -> None:
+    """The guide's --anonymous-auth=false passes AUTHN-001 but fails the kubelet's httpGet probe:
+    on 1.33 kapsec swaps it for the health-only AuthenticationConfiguration."""
+    root = fresh("hand-edited")
+    m = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    m.write_text(m.read_text().replace('"--anonymous-auth=true"', '"--anonymous-auth=false"'))
+    r = run_cli("harden", "--root", str(root), "-o", "json")
+    out = json.loads(r.stdout)
+    anon = [(c["action"], c["target"]) for c in out["changes"] if c["check"] == "AUTHN-001"]
+    assert anon == [
+        ("write-file", "/etc/kubernetes/hardening/authentication-config.yaml"),
+        ("set-flag", "--authentication-config"),
+        ("remove-flag", "--anonymous-auth"),
+    ]
+    assert out["notes"][0] == (
+        "--anonymous-auth=false makes the kubelet's unauthenticated probes (liveness /livez) fail with 401, "
+        "and the API server restarts in a loop: kapsec keeps anonymous authentication for the health endpoints "
+        "only instead"
+    )
+    assert run_cli("harden", "--root", str(root), "--apply").code == 0
+    ours = yaml.safe_load((root / "etc/kubernetes/hardening/authentication-config.yaml").read_text())
+    assert ours["apiVersion"] == "apiserver.config.k8s.io/v1beta1"  # 1.33: v1 arrives with 1.34
+    assert "--anonymous-auth" not in m.read_text()
+    assert run_cli("harden", "--root", str(root)).code == 0  # and it stays fixed
+
+
+def test_harden_probe_breaking_anonymous_on_an_old_version_is_explained(fresh: Callable[[str], Path]) -> None:
+    root = fresh("kubeadm-lab-1.30")
+    assert run_cli("harden", "--root", str(root), "--set", "anonymous-auth=false", "--apply").code == 0
+    r = run_cli("harden", "--root", str(root), "-o", "json")
+    advice = [c for c in json.loads(r.stdout)["changes"] if c["check"] == "AUTHN-001"]
+    assert [c["action"] for c in advice] == ["advice"]
+    assert advice[0]["reason"].startswith(
+        "--anonymous-auth=false makes the kubelet's unauthenticated probes (liveness /livez, readiness /readyz, "
+        "startup /livez) fail with 401: change them to tcpSocket"
+    )

@@ -42,6 +42,11 @@ def test_harden_then_scan_passes_the_checklist(fresh: Callable[[str], Path], cas
     not_passing = {i: (f["status"], f["message"]) for i, f in checklist.items() if f["status"] != "pass"}
     assert not_passing == {i: ("warn", m) for i, m in NEEDS_CLUSTER.items()}
     assert before.keys() == after.keys()
+    # the policy written passes the audit-policy lint (its own reviewed suppressions aside)
+    policy = next(root.glob("etc/**/hardening/audit-policy.yaml"))
+    lint = run_cli("audit-policy", "lint", str(policy))
+    assert lint.code == 0, lint.stdout
+    assert "Summary: 0 failed, 0 warnings" in lint.stdout
 
 
 def test_harden_cis_profile_passes_the_automated_cis_checks(fresh: Callable[[str], Path]) -> None:

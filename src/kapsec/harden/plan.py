@@ -385,12 +385,53 @@ def _audit_mount(b: _Builder, log_path: str) -> None:
     )
 
 
+def _probe_breaker(cfg: ApiServerConfig) -> list[str]:
+    """The kubelet httpGet probes that --anonymous-auth=false makes fail (they send no credentials)."""
+    if not cfg.is_set("anonymous-auth") or cfg.get_str("authentication-config"):
+        return []
+    try:
+        if cfg.get_bool("anonymous-auth"):
+            return []
+    except ValueError:
+        return []
+    return [f"{p.kind} {p.path}" for p in cfg.probes if p.handler == "httpGet"]
+
+
 def _anonymous(b: _Builder) -> None:
-    if not b.failing("AUTHN-001") or "anonymous-auth" in b.set_flags:
+    if "anonymous-auth" in b.set_flags or "AUTHN-001" in b.opts.skip:
         return
     cfg = b.cfg
     minor = cfg.version.minor
     gate = cfg.feature_enabled("AnonymousAuthConfigurableEndpoints", default=minor >= 32)
+    broken = _probe_breaker(cfg)
+    if broken and b.statuses.get("AUTHN-001") is Status.PASS:
+        # the guide's --anonymous-auth=false passes the check but fails the kubelet's probes
+        if minor >= 32 or (minor == 31 and gate):
+            b.notes.append(
+                "--anonymous-auth=false makes the kubelet's unauthenticated probes ("
+                + ", ".join(broken)
+                + ") fail with 401, and the API server restarts in a loop: kapsec keeps anonymous "
+                "authentication for the health endpoints only instead"
+            )
+            _conditional_anonymous(b, minor)
+        else:
+            b.changes.append(
+                Change(
+                    "AUTHN-001",
+                    "advice",
+                    "--anonymous-auth",
+                    None,
+                    "--anonymous-auth=false makes the kubelet's unauthenticated probes ("
+                    + ", ".join(broken)
+                    + ") fail with 401: change them to tcpSocket on the secure port, or to an exec probe "
+                    f"with a client certificate (Kubernetes {cfg.version.label} cannot limit anonymous access "
+                    "to the health endpoints)",
+                    Safety.RISKY,
+                )
+            )
+        return
+    if not b.failing("AUTHN-001"):
+        return
     if cfg.get_str("authentication-config"):
         b.changes.append(
             Change(
@@ -422,6 +463,10 @@ def _anonymous(b: _Builder) -> None:
             )
         )
         return
+    _conditional_anonymous(b, minor)
+
+
+def _conditional_anonymous(b: _Builder, minor: int) -> None:
     api_version = "apiserver.config.k8s.io/v1" if minor >= 34 else "apiserver.config.k8s.io/v1beta1"
     path = b.config_path("authentication-config.yaml")
     text = (
