@@ -340,7 +340,12 @@ def test_missing_referenced_file_warns(tree: Tree) -> None:
     code, doc = inspect_json("--root", str(tree.root))
     assert code == 0  # could not check is a warning, not a failure
     assert not_passing(doc) == [
-        ("TLS-FILE-READ", "warn", "/etc/kubernetes/pki/front-proxy-client.crt: file not found")
+        (
+            "TLS-FILE-READ",
+            "warn",
+            "/etc/kubernetes/pki/front-proxy-client.crt: file not found "
+            "(the component whose --proxy-client-cert-file names it exits at start without it)",
+        )
     ]
 
 
@@ -744,3 +749,24 @@ def test_advertise_address_falls_back_to_bind_address(
     code, doc = inspect_json("--root", str(tree.root))
     assert not_passing(doc) == expected
     assert code == 0
+
+
+def test_serving_certificate_without_key_stops_the_api_server(tree: Tree) -> None:
+    """oracle-1.36/config-errors, case tls-cert-without-key: exit 1, "missing filename for serving cert"."""
+    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    text = manifest.read_text().replace(
+        "    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key\n", ""
+    )
+    write(manifest, text.encode(), 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    half = [f for f in doc["findings"] if f["id"] == "TLS-KEY-PAIR" and f["status"] == "fail"]
+    assert [(f["severity"], f["message"], f["evidence"]["flag"], f["evidence"]["line"]) for f in half] == [
+        (
+            "critical",
+            "--tls-cert-file is set without --tls-private-key-file: the API server exits at start with "
+            '"missing filename for serving cert"',
+            "--tls-cert-file",
+            41,
+        )
+    ]

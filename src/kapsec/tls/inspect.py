@@ -245,6 +245,15 @@ def certificate_status(
     return Status.PASS, reason
 
 
+def _unreadable(display: str, exc: Exception, refs: Sequence[Ref]) -> str:
+    """Why a file cannot be used; for a file a flag names, what that does to the component."""
+    message = f"{display}: {_why(exc)}"
+    flag = next((ref.flag for ref in refs if ref.flag), None)
+    if flag is not None and _why(exc) == "file not found":
+        message += f" (the component whose {flag} names it exits at start without it)"
+    return message
+
+
 def _why(exc: Exception) -> str:
     return exc.message if isinstance(exc, InputError) else str(exc)
 
@@ -331,6 +340,7 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
     etcd_peer_ca = add_ca(etcd, "--peer-trusted-ca-file")
 
     if api is not None:
+        _half_serving_pair(api, plan)
         # Clients verify the serving certificate with their kubeconfig's CA; without kubeconfigs the
         # issuer is looked up among the CA files found (kubeadm signs it with the client CA, RKE2 not).
         serving = add_pair(
@@ -377,6 +387,34 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
             file=str(root),
         )
     return plan
+
+
+def _half_serving_pair(api: PodFlags, plan: Plan) -> None:
+    """A serving certificate without its key (or the reverse) stops the API server at start:
+    ``NewDynamicServingContentFromFiles`` in ``staging/src/k8s.io/apiserver/pkg/server/dynamiccertificates``
+    ("missing filename for serving cert", recorded in oracle-1.36/config-errors, tls-cert-without-key)."""
+    cert, key = api.get("--tls-cert-file"), api.get("--tls-private-key-file")
+    has_cert, has_key = bool(cert and cert.value), bool(key and key.value)
+    if has_cert == has_key:
+        return
+    present, absent = (
+        ("--tls-cert-file", "--tls-private-key-file")
+        if has_cert
+        else ("--tls-private-key-file", "--tls-cert-file")
+    )
+    flag = cert if has_cert else key
+    assert flag is not None
+    plan.notes.append(
+        _finding(
+            "TLS-KEY-PAIR",
+            Status.FAIL,
+            Severity.CRITICAL,
+            f"{present} is set without {absent}: the API server exits at start with "
+            '"missing filename for serving cert"',
+            Evidence(file=api.file, line=flag.line, flag=present, value=flag.value),
+            remediation=f"Set {absent} too (kubeadm: /etc/kubernetes/pki/apiserver.crt and apiserver.key).",
+        )
+    )
 
 
 def _specified_ip(flag: Flag | None) -> str | None:
@@ -789,7 +827,7 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
                     "TLS-FILE-READ",
                     Status.WARN,
                     Severity.HIGH,
-                    f"{display}: {_why(exc)}",
+                    _unreadable(display, exc, target.refs),
                     ev,
                     remediation="Restore the file the flag names, or fix the flag.",
                 )
@@ -842,7 +880,13 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
             key = pki.load_private_key(key_target.source.read())
         except (InputError, pki.PkiError) as exc:
             findings.append(
-                _finding("TLS-FILE-READ", Status.WARN, Severity.HIGH, f"{display}: {_why(exc)}", ev)
+                _finding(
+                    "TLS-FILE-READ",
+                    Status.WARN,
+                    Severity.HIGH,
+                    _unreadable(display, exc, key_target.refs),
+                    ev,
+                )
             )
             if key_target.source.path is not None and key_target.source.path.exists():
                 findings.append(
