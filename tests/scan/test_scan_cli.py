@@ -280,7 +280,13 @@ def test_files_of_another_machine_are_warn_not_fail() -> None:
     """Without --root, files the manifest names that are not on this machine cannot be judged."""
     _, report, _ = scan_json("--manifest", str(REAL / "kops-nodeup-golden/audit/kube-apiserver.manifest"))
     s = statuses(report)
-    assert (s["AUDIT-005"], s["TLS-004"], s["FLAG-003"]) == ("warn", "warn", "pass")
+    assert (s["AUDIT-005"], s["TLS-004"], s["AUTHN-003"]) == ("warn", "warn", "warn")
+    flag3 = next(f for f in report["findings"] if f["id"] == "FLAG-003")  # type: ignore[attr-defined]
+    assert (flag3["status"], flag3["message"]) == (
+        "warn",
+        "not on any hostPath volume of the pod, so the API server finds them only if its image has them: "
+        "--authentication-config=/etc/kubernetes/authentication-config.yaml",
+    )
 
 
 def test_process_without_apiserver_here() -> None:

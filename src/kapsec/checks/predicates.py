@@ -216,13 +216,16 @@ def anonymous_auth(check: Check, ctx: ScanContext) -> Outcome:
     return Outcome(Status.FAIL, f"{where}: unauthenticated requests are served as system:anonymous", ev)
 
 
-def anonymous_reaches(ctx: ScanContext, path: str) -> tuple[bool, str]:
-    """Whether an unauthenticated request to ``path`` is authenticated as system:anonymous."""
+def anonymous_reaches(ctx: ScanContext, path: str) -> tuple[bool | None, str]:
+    """Whether an unauthenticated request to ``path`` is authenticated as system:anonymous
+    (``None`` when that depends on an AuthenticationConfiguration that cannot be read)."""
     cfg = ctx.config
     bare = path.split("?", 1)[0]
     if cfg.get_str("authentication-config"):
         authn, err = _authn_config(ctx)
-        anon = getattr(authn, "anonymous", None) if err is None else None
+        if err is not None:
+            return None, err.message
+        anon = getattr(authn, "anonymous", None)
         if anon is not None:
             if not anon.enabled:
                 return False, "the AuthenticationConfiguration disables anonymous"
@@ -249,6 +252,12 @@ def probes_reach_health(check: Check, ctx: ScanContext) -> Outcome:
         return Outcome(Status.PASS, "no HTTP probe on the kube-apiserver container", Evidence(file=cfg.file))
     for p in http:
         reached, why = anonymous_reaches(ctx, p.path or "/")
+        if reached is None:
+            return Outcome(
+                Status.WARN,
+                f"whether the {p.kind} probe on {p.path} is answered depends on the AuthenticationConfiguration: {why}",
+                ctx.config.evidence("authentication-config"),
+            )
         if not reached:
             return Outcome(
                 Status.FAIL,
@@ -326,6 +335,18 @@ def startup_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
     return out
 
 
+def _unmounted_files(ctx: ScanContext) -> list[tuple[str, str]]:
+    cfg = ctx.config
+    if cfg.source != "manifest":
+        return []
+    out = []
+    for flag in STARTUP_FILES:
+        value = cfg.get_str(flag) if cfg.is_set(flag) else ""
+        if value.startswith("/") and cfg.host_path(value) is None:
+            out.append((flag, value))
+    return out
+
+
 def _config_file_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
     """Configuration files that exist but that the API server would refuse to load."""
     out: list[tuple[str, Evidence]] = []
@@ -377,6 +398,14 @@ def _admission(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
 def startup_errors_check(check: Check, ctx: ScanContext) -> Outcome:
     errors = startup_errors(ctx)
     if not errors:
+        unmounted = _unmounted_files(ctx)
+        if unmounted:
+            names = ", ".join(f"--{flag}={value}" for flag, value in unmounted)
+            return Outcome(
+                Status.WARN,
+                f"not on any hostPath volume of the pod, so the API server finds them only if its image has them: {names}",
+                ctx.config.evidence(unmounted[0][0]),
+            )
         return Outcome(Status.PASS, "no start-up error found in the flags and the files they name")
     msg, ev = errors[0]
     more = (
