@@ -449,3 +449,13 @@ def test_harden_probe_breaking_anonymous_on_an_old_version_is_explained(fresh: C
         "--anonymous-auth=false makes the kubelet's unauthenticated probes (liveness /livez, readiness /readyz, "
         "startup /livez) fail with 401: change them to tcpSocket"
     )
+
+
+def test_harden_wait_and_duration_usage_errors(fresh: Callable[[str], Path]) -> None:
+    root = fresh("kubeadm-lab")
+    r = run_cli("harden", "--root", str(root), "--wait")
+    assert (r.code, r.stderr) == (2, "kapsec: error: --wait needs --apply\n")
+    r = run_cli("harden", "--root", str(root), "--apply", "--wait", "--timeout", "5x")
+    assert r.code == 2
+    assert "not a duration: '5x' (e.g. 90s, 2m)" in r.stderr
+    assert (root / "etc/kubernetes/hardening").exists() is False

@@ -78,9 +78,21 @@ def _duration(text: str) -> float:
 @click.option("--backup-dir", metavar="DIR", help="Where backups go (default <root>/var/lib/kapsec/backups).")
 @click.option("--snapshot", metavar="FILE", help="Cluster objects (kapsec snapshot): privileged workloads.")
 @click.option("--wait", is_flag=True, help="After --apply, wait for /readyz; restore the backup on timeout.")
-@click.option("--timeout", "timeout_text", default="120s", show_default=True, help="How long --wait waits.")
 @click.option(
-    "--interval", "interval_text", default="2s", show_default=True, help="Time between /readyz polls."
+    "--timeout",
+    "timeout_text",
+    default="120s",
+    show_default=True,
+    metavar="DURATION",
+    help="How long --wait waits.",
+)
+@click.option(
+    "--interval",
+    "interval_text",
+    default="2s",
+    show_default=True,
+    metavar="DURATION",
+    help="Time between polls.",
 )
 @click.option("--kubeconfig", metavar="FILE", help="Admin kubeconfig for --wait (default: the installer's).")
 @click.option("--server", metavar="URL", help="API server URL for --wait (default: the kubeconfig's).")
@@ -119,6 +131,8 @@ def harden(  # noqa: PLR0917 - one parameter per option
     """
     from kapsec.harden import apply as ap
 
+    if wait and mode != "apply":
+        raise UsageError("--wait needs --apply")
     timeout = _duration(timeout_text)
     interval = _duration(interval_text)
     if root is not None and not os.path.isdir(root):
@@ -348,7 +362,7 @@ def _prepare(  # noqa: PLR0917
     from kapsec.harden.patch import patch_manifest
     from kapsec.harden.plan import GeneratedFile, PlanOptions, make_plan, parse_set
     from kapsec.harden.workloads import privileged_workloads
-    from kapsec.sources.apiserver import find_manifest_under, from_manifest, from_manifest_text
+    from kapsec.sources.apiserver import find_manifest_under, from_manifest_text
 
     if manifest:
         manifest_real = manifest
@@ -369,7 +383,6 @@ def _prepare(  # noqa: PLR0917
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read: {exc}", file=manifest_real) from exc
     cfg = from_manifest_text(old_text, node_path, k8s_version=k8s_version)
-    del from_manifest
     catalog = load_catalog()
     scan_ctx = ScanContext(config=cfg, root=root, snapshot=snapshot, manifest_real=manifest_real)
     findings = run(scan_ctx, catalog)
