@@ -306,7 +306,8 @@ def spec(name: str) -> FlagSpec | None:
 
 # --- admission plugins (pkg/kubeapiserver/options/plugins.go, per release)
 
-# name -> (first minor with the plugin or None for "before 1.10", first minor without it or None)
+# name -> (first minor with the plugin, first minor without it); None where kapsec does not record
+# the release (then the plugin is never reported as unknown for that end)
 ADMISSION_PLUGINS: dict[str, tuple[int | None, int | None]] = {
     "AlwaysAdmit": (None, None),
     "AlwaysDeny": (None, None),
@@ -318,8 +319,8 @@ ADMISSION_PLUGINS: dict[str, tuple[int | None, int | None]] = {
     "DefaultIngressClass": (18, None),
     "DefaultStorageClass": (None, None),
     "DefaultTolerationSeconds": (None, None),
-    "DenyEscalatingExec": (None, 18),
-    "DenyExecOnPrivileged": (None, 18),
+    "DenyEscalatingExec": (None, None),
+    "DenyExecOnPrivileged": (None, None),
     "DenyServiceExternalIPs": (21, None),
     "EventRateLimit": (None, None),
     "ExtendedResourceToleration": (None, None),
@@ -332,16 +333,16 @@ ADMISSION_PLUGINS: dict[str, tuple[int | None, int | None]] = {
     "NamespaceAutoProvision": (None, None),
     "NamespaceExists": (None, None),
     "NamespaceLifecycle": (None, None),
-    "NodeDeclaredFeatureValidator": (35, None),
+    "NodeDeclaredFeatureValidator": (None, None),
     "NodeRestriction": (None, None),
     "OwnerReferencesPermissionEnforcement": (None, None),
     "PersistentVolumeClaimResize": (None, None),
-    "PersistentVolumeLabel": (None, 31),
-    "PodGroupProtection": (36, None),
-    "PodGroupWorkloadExists": (36, None),
+    "PersistentVolumeLabel": (None, None),
+    "PodGroupProtection": (None, None),
+    "PodGroupWorkloadExists": (None, None),
     "PodNodeSelector": (None, None),
     "PodPreset": (None, 20),
-    "PodResizeValidator": (36, None),
+    "PodResizeValidator": (None, None),
     "PodSecurity": (22, None),
     "PodSecurityPolicy": (None, 25),
     "PodTolerationRestriction": (None, None),
@@ -355,7 +356,7 @@ ADMISSION_PLUGINS: dict[str, tuple[int | None, int | None]] = {
     "TaintNodesByCondition": (None, None),
     "ValidatingAdmissionPolicy": (26, None),
     "ValidatingAdmissionWebhook": (None, None),
-    "JobValidation": (36, None),
+    "JobValidation": (None, None),
 }
 
 _DEFAULT_ON_ALWAYS = (
