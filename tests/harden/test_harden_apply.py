@@ -459,3 +459,17 @@ def test_harden_wait_and_duration_usage_errors(fresh: Callable[[str], Path]) -> 
     assert r.code == 2
     assert "not a duration: '5x' (e.g. 90s, 2m)" in r.stderr
     assert (root / "etc/kubernetes/hardening").exists() is False
+
+
+def test_harden_refuses_to_replace_a_symlinked_manifest(fresh: Callable[[str], Path]) -> None:
+    root = fresh("kubeadm-lab")
+    real = root / "srv-kube-apiserver.yaml"
+    (root / KUBEADM).rename(real)
+    (root / KUBEADM).symlink_to(real)
+    r = run_cli("harden", "--root", str(root), "--apply")
+    assert r.code == 2
+    assert r.stderr.splitlines()[-1] == (
+        f"kapsec: error: /{KUBEADM}: is a symbolic link: replacing it atomically would replace the link, "
+        "not its target; edit the target with --manifest"
+    )
+    assert (root / KUBEADM).is_symlink()

@@ -26,7 +26,7 @@ class FakeApiServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                cert = self.connection.getpeercert()  # type: ignore[attr-defined]
+                cert = self.connection.getpeercert()
                 cn = None
                 for rdn in (cert or {}).get("subject", ()):
                     for k, v in rdn:

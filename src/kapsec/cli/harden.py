@@ -228,6 +228,13 @@ def harden(  # noqa: PLR0917 - one parameter per option
     from kapsec.model.findings import Status
     from kapsec.sources.apiserver import from_manifest_text
 
+    if os.path.islink(manifest_real):
+        raise InputError(
+            "is a symbolic link: replacing it atomically would replace the link, not its target; "
+            "edit the target with --manifest",
+            file=node_path,
+        )
+
     new_cfg = from_manifest_text(new_text, node_path, k8s_version=k8s_version)
     fatal = [p for p in new_cfg.problems if p.fatal]
     if fatal:
