@@ -436,6 +436,7 @@ class ProbeResult:
                 v.value: ("accepted" if ok else "refused" if ok is False else "untested")
                 for v, ok in self.versions.items()
             },
+            "versionNotes": {v.value: note for v, note in self.version_notes.items()},
             "cipherSuites": {
                 v.value: [{"iana": s.iana, "openssl": s.openssl, "allowed": s.allowed} for s in suites]
                 for v, suites in self.suites.items()
