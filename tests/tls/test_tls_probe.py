@@ -217,6 +217,11 @@ def test_strong_tls12_plus_server_passes(s_server: Server, pki: Pki) -> None:
         "TLSv1.2": "accepted",
         "TLSv1.3": "accepted",
     }
+    # why each refused version was refused: the server's protocol_version alert
+    assert probe["versionNotes"] == {
+        "TLSv1.0": "TLSV1_ALERT_PROTOCOL_VERSION",
+        "TLSv1.1": "TLSV1_ALERT_PROTOCOL_VERSION",
+    }
     assert probe["cipherSuites"] == {
         "TLSv1.2": [
             {
