@@ -473,3 +473,44 @@ def test_talos_layout_finds_the_sibling_manifests(tmp_path: Path) -> None:
         ),
         "FILE-005": ("pass", "/etc/kubernetes/manifests/talos-kube-scheduler.yaml: mode 0600 or stricter"),
     }
+
+
+ODD_MANIFESTS = {
+    "command-is-a-string": "kind: Pod\nspec:\n  containers:\n  - name: a\n    command: kube-apiserver --profiling=false\n",
+    "numbers-in-args": "kind: Pod\nspec:\n  containers:\n  - command: [kube-apiserver]\n    args: [--secure-port, 6443, --profiling=false, 1.5]\n",
+    "spec-is-a-list": "kind: Pod\nspec: [1, 2]\n",
+    "json-array": '[{"kind": "Pod"}]',
+    "scalar-document": "just a string\n",
+    "tabs": "kind: Pod\nspec:\n\tcontainers: []\n",
+    "volumes-garbage": "kind: Pod\nspec:\n  volumes: [1, {name: x, hostPath: 3}]\n  containers:\n  - command: [kube-apiserver, --audit-log-path=/var/log/a.log]\n    volumeMounts: [7, {name: x, mountPath: /var/log}]\n",
+    "probe-garbage": "kind: Pod\nspec:\n  containers:\n  - command: [kube-apiserver]\n    livenessProbe: {httpGet: 5}\n    readinessProbe: {httpGet: {path: 3, port: {a: b}}}\n",
+    "list-of-pods": "kind: PodList\nitems:\n- kind: Pod\n  spec: {containers: [{command: [/usr/bin/kube-apiserver, --profiling=false]}]}\n",
+    "deployment-template": "kind: Deployment\nspec:\n  template:\n    spec: {containers: [{command: [kube-apiserver]}]}\n",
+    "anchors-and-merge": "x: &base {command: [kube-apiserver, --profiling=false]}\nkind: Pod\nspec:\n  containers:\n  - <<: *base\n    name: api\n",
+    "duplicate-keys": "kind: Pod\nspec:\n  containers:\n  - command: [kube-apiserver]\n    command: [etcd]\n",
+    "empty-flag-name": "kind: Pod\nspec:\n  containers:\n  - command: [kube-apiserver, '--', '--=x', '---x', '-']\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_MANIFESTS))
+def test_odd_manifests_never_crash(tmp_path: Path, name: str) -> None:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(ODD_MANIFESTS[name])
+    r = run_cli("scan", "--manifest", str(p), "-o", "json")
+    assert "internal error" not in r.stderr, r.stderr
+    if r.code == 2:
+        assert r.stderr.startswith(f"kapsec: error: {p}"), r.stderr
+    else:
+        assert r.code in (0, 1)
+        assert json.loads(r.stdout)["summary"]["total"] == 65
+
+
+def test_hostpath_without_path_is_not_the_nodes_disk(tmp_path: Path) -> None:
+    p = tmp_path / "m.yaml"
+    p.write_text(ODD_MANIFESTS["volumes-garbage"])
+    _, report, _ = scan_json("--manifest", str(p), "--check", "AUDIT-007")
+    (f,) = report["findings"]  # type: ignore[misc]
+    assert (f["status"], f["message"]) == (
+        "fail",
+        "/var/log/a.log is on a hostPath volume without a path (x), not on the node's disk",
+    )

@@ -843,10 +843,9 @@ def audit_log_mount(check: Check, ctx: ScanContext) -> Outcome:
         value=path,
         detail=f"volumeMount {mount.name} at {mount.mount_path}",
     )
-    if vol.kind != "hostPath":
-        return Outcome(
-            Status.FAIL, f"{path} is on a {vol.kind} volume ({vol.name}), not on the node's disk", mev
-        )
+    if vol.kind != "hostPath" or not vol.host_path:
+        what = f"a {vol.kind} volume" if vol.kind != "hostPath" else "a hostPath volume without a path"
+        return Outcome(Status.FAIL, f"{path} is on {what} ({vol.name}), not on the node's disk", mev)
     if mount.mount_path.rstrip("/") == path.rstrip("/") or (vol.host_path_type or "") in (
         "File",
         "FileOrCreate",
