@@ -283,6 +283,7 @@ class Detector:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.min_severity = min_severity
         self._by_id = {r.id: r for r in pack.rules}
+        self._group_getters: dict[str, list[fields.Getter]] = {}
         self.max_severity: Severity | None = None
 
     def _first(self, rule_id: str, audit_id: str) -> bool:
@@ -346,7 +347,10 @@ class Detector:
     def _correlate(self, corr: Rule, e: AuditEvent, loc: Location | None, out: list[Alert]) -> None:
         c = corr.correlation
         assert c is not None
-        group = tuple(",".join(str(v) for v in (fields.getter(f)(e) or [])) for f in c.group_by)
+        getters = self._group_getters.get(corr.id)
+        if getters is None:
+            getters = self._group_getters[corr.id] = [fields.getter(f) for f in c.group_by]
+        group = tuple(",".join(str(v) for v in (g(e) or [])) for g in getters)
         t = parse_time(e.received)
         now = t.timestamp() if t is not None else 0.0
         win = self._windows.setdefault((corr.id, group), deque())

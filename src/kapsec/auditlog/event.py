@@ -178,6 +178,14 @@ def parse_time(text: str) -> datetime | None:
     """Parse an RFC 3339 timestamp (nanoseconds allowed) as an aware UTC datetime; None if bad."""
     if not text:
         return None
+    try:  # the common case: RFC 3339 with Z and at most microseconds, as the API server writes
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
     t = text.strip()
     if t.endswith(("Z", "z")):
         t = t[:-1] + "+00:00"

@@ -20,6 +20,7 @@ group within a time span.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -85,14 +86,14 @@ class Rule:
     correlation: Correlation | None = None
     resource_keys: frozenset[str] | None = None  # the rule can only match these objectRef.resource values
 
-    @property
+    @functools.cached_property
     def mitre(self) -> tuple[str, ...]:
         """ATT&CK technique ids (T1609, T1552.007) from the ``attack.tNNNN`` tags."""
         return tuple(
             t.split(".", 1)[1].upper() for t in self.tags if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t)
         )
 
-    @property
+    @functools.cached_property
     def tactics(self) -> tuple[str, ...]:
         return tuple(
             t.split(".", 1)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import signal
@@ -275,6 +276,21 @@ def query(logs: Sequence[str], **opts: Any) -> None:
     _report_read(stats)
 
 
+@functools.cache
+def _encoder() -> Any:
+    import msgspec
+
+    return msgspec.json.Encoder()
+
+
+def _json_line(d: dict[str, Any]) -> str:
+    """Compact JSON and a newline; msgspec for speed, json for values it does not know."""
+    try:
+        return str(_encoder().encode(d).decode()) + "\n"
+    except TypeError:
+        return json.dumps(d, default=str, separators=(",", ":")) + "\n"
+
+
 class _RowWriter:
     def __init__(self, fmt: str, names: list[str], streaming: bool) -> None:
         self.fmt = fmt
@@ -282,6 +298,7 @@ class _RowWriter:
         self.rows: list[list[str]] = []
         self.first = True
         self.streaming = streaming
+        self.write = sys.stdout.write
         if fmt == "csv":
             self.buf = io.StringIO()
             self.csv = csv.writer(self.buf, lineterminator="\n")
@@ -296,9 +313,8 @@ class _RowWriter:
     def row(self, ev: Any, loc: Any, cols: list[tuple[str, Callable[[Any], Any]]]) -> None:
         values = {n: f(ev) for n, f in cols}
         if self.fmt == "jsonl":
-            d = dict(values)
-            d["file"], d["line"] = loc.file, loc.line
-            click.echo(json.dumps(d, default=str))
+            values["file"], values["line"] = loc.file, loc.line
+            self.write(_json_line(values))
         elif self.fmt == "json":
             d = dict(values)
             d["file"], d["line"] = loc.file, loc.line
@@ -511,10 +527,12 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
     follow = opts["follow"]
     out = "jsonl" if follow and opts["output"] == "text" else opts["output"]
 
+    write = sys.stdout.write
+
     def deliver(new: list[Any]) -> None:
         for a in new:
             if out == "jsonl":
-                click.echo(alert_json(a))
+                write(alert_json(a) + "\n")
             else:
                 alerts.append(a)
             for s in sinks:
