@@ -140,7 +140,9 @@ def test_harden_wait_timeout_restores_the_backup(
         f"--- a/{KUBEADM}\n+++ b/{KUBEADM}\n" in r.stderr
     )
     assert "\n+    - --audit-policy-file=/etc/kubernetes/hardening/audit-policy.yaml\n" in r.stderr
-    assert len(srv.requests) >= 2
+    # polled until the deadline (at least once even on a loaded machine), never answered 200
+    assert srv.requests
+    assert set(srv.requests) == {("/readyz", "kubernetes-admin")}
 
 
 def test_harden_wait_unreachable_server_rolls_back(fresh: Callable[[str], Path]) -> None:
