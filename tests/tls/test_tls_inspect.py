@@ -770,3 +770,29 @@ def test_serving_certificate_without_key_stops_the_api_server(tree: Tree) -> Non
             41,
         )
     ]
+
+
+def test_sni_certificates_cover_their_names(tree: Tree) -> None:
+    public = issue("api.example.com", issuer=tree.ca, dns=("api.example.com",))
+    write(tree.pki("public.crt"), public.cert_pem, 0o644)
+    write(tree.pki("public.key"), public.key_pem, 0o600)
+    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    text = manifest.read_text().replace(
+        "    - --tls-cert-file=",
+        "    - --tls-sni-cert-key=/etc/kubernetes/pki/public.crt,/etc/kubernetes/pki/public.key:api.example.com,k8s.example.com\n"
+        "    - --tls-sni-cert-key=only-one-file.crt\n"
+        "    - --tls-cert-file=",
+    )
+    write(manifest, text.encode(), 0o600)
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-KEY-PAIR",
+            "fail",
+            "--tls-sni-cert-key 'only-one-file.crt': expected certfile,keyfile[:names]; the API server rejects the flag",
+        ),
+        ("TLS-CERT-SAN", "fail", "/etc/kubernetes/pki/public.crt: missing SANs: k8s.example.com"),
+    ]
+    pair = [f["message"] for f in doc["findings"] if f["id"] == "TLS-KEY-PAIR" and f["status"] == "pass"]
+    assert "/etc/kubernetes/pki/public.crt: matches /etc/kubernetes/pki/public.key" in pair

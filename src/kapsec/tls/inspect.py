@@ -352,6 +352,7 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
             serving.sans = pki.apiserver_required_names(
                 domain, cidr.value if cidr else None, _advertise_address(api)
             )
+        _sni_pairs(api, plan, r)
         add_pair(api, "--kubelet-client-certificate", "--kubelet-client-key", [kubelet_ca or client_ca])
         add_pair(api, "--proxy-client-cert-file", "--proxy-client-key-file", [requestheader_ca])
         add_pair(api, "--etcd-certfile", "--etcd-keyfile", [etcd_trusted or etcd_ca])
@@ -387,6 +388,52 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
             file=str(root),
         )
     return plan
+
+
+def _sni_pairs(api: PodFlags, plan: Plan, r: _Root) -> None:
+    """``--tls-sni-cert-key cert,key[:name,...]`` (repeatable; parsed like component-base's
+    ``NamedCertKey``): each pair is a serving certificate that must cover the names it is chosen for."""
+    for flag in api.get_all("--tls-sni-cert-key"):
+        files, _, names_text = flag.value.partition(":")
+        parts = files.split(",")
+        ev = Evidence(file=api.file, line=flag.line, flag=flag.name, value=flag.value)
+        if len(parts) != 2 or not all(parts):
+            plan.notes.append(
+                _finding(
+                    "TLS-KEY-PAIR",
+                    Status.FAIL,
+                    Severity.CRITICAL,
+                    f"--tls-sni-cert-key {flag.value!r}: expected certfile,keyfile[:names]; "
+                    "the API server rejects the flag",
+                    ev,
+                )
+            )
+            continue
+        sources = []
+        for path in parts:
+            host = api.host_path(path.strip())
+            if host is None:
+                plan.notes.append(
+                    _finding(
+                        "TLS-FILE-READ",
+                        Status.WARN,
+                        Severity.MEDIUM,
+                        f"--tls-sni-cert-key {path}: not on a hostPath mount of the pod, so not readable from the node",
+                        ev,
+                    )
+                )
+                break
+            sources.append(r.source(host))
+        if len(sources) != 2:
+            continue
+        ref = Ref("API server SNI serving certificate", flag.name, api.file, flag.line)
+        target = plan.cert(sources[0], ref)
+        target.key = sources[1]
+        target.usages.add("serverAuth")
+        plan.key(sources[1], Ref("API server SNI serving key", flag.name, api.file, flag.line))
+        names = [n.strip() for n in names_text.split(",") if n.strip()]
+        if names:
+            target.sans = (names, [], [])
 
 
 def _half_serving_pair(api: PodFlags, plan: Plan) -> None:
