@@ -22,6 +22,10 @@ from kapsec.model.findings import Evidence, Status
 from kapsec.sources.yamlmarks import load_documents, read_text
 
 
+class LoaderFailure(KapsecError):
+    """A loader of another package failed in a way it did not report as Input/ValidationError."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Status
@@ -169,6 +173,11 @@ class ScanContext:
                 self._cache[key] = ("ok", loader())
             except KapsecError as exc:
                 self._cache[key] = ("err", exc)
+            except Exception as exc:  # a loader bug must not stop the other checks
+                self._cache[key] = (
+                    "err",
+                    LoaderFailure(f"{type(exc).__name__}: {' '.join(str(exc).split())}"),
+                )
         kind, value = self._cache[key]
         if kind == "err":
             raise value

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 
 from kapsec.checks.catalog import Check
-from kapsec.checks.context import Outcome, Resolved, ScanContext
+from kapsec.checks.context import LoaderFailure, Outcome, Resolved, ScanContext
 from kapsec.errors import KapsecError
 from kapsec.model.findings import Evidence, Status
 
@@ -69,6 +69,13 @@ def predicate(name: str) -> Callable[[Predicate], Predicate]:
     return register
 
 
+def _refusal(exc: KapsecError, ev: Evidence) -> Outcome:
+    """A configuration file that failed to load: the server's refusal, or kapsec's own failure."""
+    if isinstance(exc, LoaderFailure):
+        return Outcome(Status.WARN, f"kapsec could not read it ({exc}); check it by hand", ev)
+    return Outcome(Status.FAIL, f"the API server refuses to start: {exc}", ev)
+
+
 def _file_or_outcome(ctx: ScanContext, flag: str) -> Resolved | Outcome:
     """The file of ``flag`` on the scanned filesystem, or the outcome that says why not."""
     cfg = ctx.config
@@ -101,7 +108,7 @@ def authorizer_types(ctx: ScanContext) -> tuple[tuple[str, ...] | None, Evidence
         try:
             az = ctx.cached("authz", lambda: load_authorization_config(str(r.real), r.shown))
         except KapsecError as exc:
-            return None, cfg.evidence("authorization-config"), f"the API server refuses to start: {exc}"
+            return None, cfg.evidence("authorization-config"), _refusal(exc, Evidence()).message
         return (
             az.types,
             cfg.evidence("authorization-config"),
@@ -123,11 +130,7 @@ def _authn_config(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
     try:
         return ctx.cached("authn", lambda: load_authentication_config(str(r.real), r.shown)), None
     except KapsecError as exc:
-        return None, Outcome(
-            Status.FAIL,
-            f"the API server refuses to start: {exc}",
-            ctx.config.evidence("authentication-config"),
-        )
+        return None, _refusal(exc, ctx.config.evidence("authentication-config"))
 
 
 def anonymous_conflict(ctx: ScanContext) -> str | None:
@@ -335,6 +338,18 @@ def startup_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
     return out
 
 
+def _config_file_warnings(ctx: ScanContext) -> list[tuple[str, Evidence]]:
+    out = []
+    for flag, loader in _LOADERS:
+        r = ctx.flag_file(flag)
+        if r is None or r.real is None or not os.path.exists(r.real):
+            continue
+        _, err = loader(ctx)
+        if err is not None and err.status is Status.WARN and err.message.startswith("kapsec could not read"):
+            out.append((f"--{flag} {r.shown}: {err.message}", err.evidence))
+    return out
+
+
 def _unmounted_files(ctx: ScanContext) -> list[tuple[str, str]]:
     cfg = ctx.config
     if cfg.source != "manifest":
@@ -350,13 +365,7 @@ def _unmounted_files(ctx: ScanContext) -> list[tuple[str, str]]:
 def _config_file_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
     """Configuration files that exist but that the API server would refuse to load."""
     out: list[tuple[str, Evidence]] = []
-    loaders: tuple[tuple[str, Callable[[ScanContext], tuple[object | None, Outcome | None]]], ...] = (
-        ("authentication-config", _authn_config),
-        ("encryption-provider-config", _encryption),
-        ("audit-policy-file", _policy),
-        ("admission-control-config-file", _admission),
-    )
-    for flag, loader in loaders:
+    for flag, loader in _LOADERS:
         r = ctx.flag_file(flag)
         if r is None or r.real is None or not os.path.exists(r.real):
             continue
@@ -387,17 +396,17 @@ def _admission(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
     try:
         return ctx.cached("admission", lambda: load_admission_config(str(r.real))), None
     except KapsecError as exc:
-        return None, Outcome(
-            Status.FAIL,
-            f"the API server refuses to start: {exc}",
-            cfg.evidence("admission-control-config-file"),
-        )
+        return None, _refusal(exc, cfg.evidence("admission-control-config-file"))
 
 
 @predicate("startup_errors")
 def startup_errors_check(check: Check, ctx: ScanContext) -> Outcome:
     errors = startup_errors(ctx)
     if not errors:
+        unread = _config_file_warnings(ctx)
+        if unread:
+            msg, ev = unread[0]
+            return Outcome(Status.WARN, msg, ev)
         unmounted = _unmounted_files(ctx)
         if unmounted:
             names = ", ".join(f"--{flag}={value}" for flag, value in unmounted)
@@ -662,9 +671,7 @@ def _encryption(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
             "encryption", lambda: load_encryption_config(str(r.real), reload=reload, kms_v1_enabled=kms_v1)
         )
     except KapsecError as exc:
-        return None, Outcome(
-            Status.FAIL, f"the API server refuses to start: {exc}", cfg.evidence("encryption-provider-config")
-        )
+        return None, _refusal(exc, cfg.evidence("encryption-provider-config"))
     return ec, None
 
 
@@ -728,9 +735,7 @@ def _policy(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
     try:
         return ctx.cached("policy", lambda: load_policy_file(str(r.real))), None
     except KapsecError as exc:
-        return None, Outcome(
-            Status.FAIL, f"the API server refuses to start: {exc}", cfg.evidence("audit-policy-file")
-        )
+        return None, _refusal(exc, cfg.evidence("audit-policy-file"))
 
 
 @predicate("audit_policy_valid")
@@ -911,6 +916,14 @@ def pod_security_standards(check: Check, ctx: ScanContext) -> Outcome:
         if getattr(ac, "pod_security", None) is not None:
             kwargs["config"] = getattr(ac, "pod_security")  # noqa: B009
     return _snapshot_status(ctx, "kapsec.pss", "Pod Security Standards enforcement", **kwargs)
+
+
+_LOADERS: tuple[tuple[str, Callable[[ScanContext], tuple[object | None, Outcome | None]]], ...] = (
+    ("authentication-config", _authn_config),
+    ("encryption-provider-config", _encryption),
+    ("audit-policy-file", _policy),
+    ("admission-control-config-file", _admission),
+)
 
 
 __all__ = ["PREDICATES", "STARTUP_FILES", "anonymous_reaches", "authorizer_types", "startup_errors"]
