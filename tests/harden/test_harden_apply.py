@@ -473,3 +473,51 @@ def test_harden_refuses_to_replace_a_symlinked_manifest(fresh: Callable[[str], P
         "not its target; edit the target with --manifest"
     )
     assert (root / KUBEADM).is_symlink()
+
+
+SNAPSHOT = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: DaemonSet
+  metadata: {name: kube-proxy, namespace: kube-system}
+  spec: {template: {spec: {containers: [{name: kube-proxy, image: k, securityContext: {privileged: true}}]}}}
+- apiVersion: apps/v1
+  kind: DaemonSet
+  metadata: {name: calico-node, namespace: calico-system}
+  spec: {template: {spec: {hostNetwork: true, containers: [{name: calico-node, image: c, securityContext: {privileged: true}}]}}}
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: calico-system}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: shop}
+  spec: {template: {spec: {containers: [{name: web, image: w}]}}}
+"""
+
+
+def test_harden_snapshot_shows_what_the_pod_security_default_refuses(
+    fresh: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """kube-system is exempt; calico-node (privileged, hostNetwork) in its own namespace is not."""
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(SNAPSHOT)
+    kubeadm = fresh("kubeadm-lab")
+    r = run_cli("harden", "--root", str(kubeadm), "--snapshot", str(snap), "-o", "json")
+    assert json.loads(r.stdout)["notes"] == [
+        "the PodSecurity default (enforce baseline) would refuse new pods of 1 workload(s) in the snapshot: "
+        "DaemonSet/calico-system/calico-node. Running pods keep running, but re-created ones (a node restart, "
+        "a rollout) are refused: label those namespaces (kapsec pss simulate shows the commands) or --skip PRIV-001"
+    ]
+    labelled = SNAPSHOT.replace(
+        "  metadata: {name: calico-system}",
+        "  metadata: {name: calico-system, labels: {pod-security.kubernetes.io/enforce: privileged}}",
+    )
+    snap.write_text(labelled)
+    r = run_cli("harden", "--root", str(fresh("rke2-lab")), "--snapshot", str(snap), "-o", "json")
+    assert "would refuse" not in r.stdout  # the RKE2 lab has its own admission config: nothing written
+    r = run_cli("harden", "--root", str(kubeadm), "--snapshot", str(snap), "-o", "json")
+    assert json.loads(r.stdout)["notes"] == [
+        "the PodSecurity default (enforce baseline) refuses none of the snapshot's workloads"
+    ]

@@ -409,6 +409,7 @@ def _prepare(  # noqa: PLR0917
             else "/etc/kubernetes/hardening"
         )
     workloads = None
+    loaded = None
     if snapshot:
         from kapsec.sources.objects import load_paths
 
@@ -431,11 +432,43 @@ def _prepare(  # noqa: PLR0917
         messages=messages,
     )
     plan = make_plan(cfg, statuses, opts)
+    if loaded is not None:
+        plan = _admission_impact(plan, loaded, cfg.version.minor)
     new_text = patch_manifest(old_text, node_path, plan.edits)
     kubeadm_files: list[GeneratedFile] = []
     if node_path == KUBEADM_MANIFEST and not plan.empty and _kubeadm_managed(old_text):
         kubeadm_files = _kubeadm_files(new_text, node_path, k8s_version, config_dir)
     return plan, old_text, new_text, node_path, manifest_real, kubeadm_files
+
+
+def _admission_impact(plan: Any, loaded: Any, minor: int) -> Any:
+    """What the PodSecurity defaults kapsec writes would refuse among the snapshot's workloads
+    (the PSS package's rollout simulation with the new configuration's defaults)."""
+    import dataclasses
+
+    from kapsec.pss.admission import parse_admission_config
+    from kapsec.pss.simulate import simulate
+
+    adm = next((f for f in plan.files if f.kind == "admission"), None)
+    if adm is None:
+        return plan
+    config = parse_admission_config(adm.text, adm.path).pod_security
+    refused = [
+        o.ref
+        for ns in simulate(loaded, config, server_minor=minor)
+        for o in ns.refused("current")
+        if o.controller is None
+    ]
+    if refused:
+        note = (
+            f"the PodSecurity default (enforce baseline) would refuse new pods of {len(refused)} workload(s) "
+            f"in the snapshot: {'; '.join(sorted(refused))}. Running pods keep running, but re-created ones "
+            "(a node restart, a rollout) are refused: label those namespaces "
+            "(kapsec pss simulate shows the commands) or --skip PRIV-001"
+        )
+    else:
+        note = "the PodSecurity default (enforce baseline) refuses none of the snapshot's workloads"
+    return dataclasses.replace(plan, notes=(*plan.notes, note))
 
 
 def _kubeadm_managed(text: str) -> bool:
