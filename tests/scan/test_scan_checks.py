@@ -201,3 +201,23 @@ def test_garbage_in_referenced_files_is_a_finding_not_a_crash(
     assert not [
         f.message for f in findings.values() if "internal error" in f.message or "Traceback" in f.message
     ]
+
+
+def test_a_failing_check_is_a_warn_finding_and_the_others_run(
+    copied: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kapsec.checks import predicates
+
+    def broken(check: object, ctx: object) -> object:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(predicates.PREDICATES, "request_timeout", broken)
+    monkeypatch.delenv("KAPSEC_DEBUG", raising=False)
+    cfg = load(root=str(copied))
+    ctx = ScanContext(config=cfg, root=str(copied), manifest_real=str(copied / MANIFEST))
+    findings = {c.id: evaluate(c, ctx) for c in load_catalog()}
+    assert (findings["API-002"].status, findings["API-002"].message) == (
+        Status.WARN,
+        "could not evaluate (internal error: ZeroDivisionError: division by zero); please report it",
+    )
+    assert findings["API-001"].status is Status.PASS

@@ -175,6 +175,13 @@ def evaluate(check: Check, ctx: ScanContext) -> Finding:
         outcome = Outcome(
             Status.WARN, f"could not evaluate: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
         )
+    except Exception as exc:  # a bug in one check must not hide the others
+        if os.environ.get("KAPSEC_DEBUG"):
+            raise
+        outcome = Outcome(
+            Status.WARN,
+            f"could not evaluate (internal error: {type(exc).__name__}: {exc}); please report it",
+        )
     if ctx.root:
         outcome = _strip_root(outcome, ctx.root)
     return Finding(
