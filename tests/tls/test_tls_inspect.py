@@ -60,7 +60,9 @@ def test_clean_kubeadm_tree_passes_every_check(tree: Tree) -> None:
     san = by_id(doc, "TLS-CERT-SAN")
     assert [f["message"] for f in san] == [
         "/etc/kubernetes/pki/apiserver.crt: has kubernetes, kubernetes.default, kubernetes.default.svc, "
-        "kubernetes.default.svc.cluster.local, 10.96.0.1, 172.30.1.2"
+        "kubernetes.default.svc.cluster.local, 10.96.0.1, 172.30.1.2",
+        # admin.conf's server: https://172.30.1.2:6443
+        "/etc/kubernetes/pki/apiserver.crt: covers the kubeconfigs' server addresses (172.30.1.2)",
     ]
     assert san[0]["evidence"] == {
         "file": "/etc/kubernetes/manifests/kube-apiserver.yaml",
@@ -450,7 +452,7 @@ def test_text_output_is_a_table_sorted_by_expiry(tree: Tree) -> None:
         "WARN TLS-CERT-VALIDITY (high) /etc/kubernetes/pki/apiserver-kubelet-client.crt: expires in 3 days "
         "(2026-06-04T13:00:00Z)"
     ) in lines
-    assert result.stderr == "99 checks: 0 failed, 1 warnings, 98 passed\n"
+    assert result.stderr == "100 checks: 0 failed, 1 warnings, 99 passed\n"
 
 
 @pytest.mark.parametrize(
@@ -796,3 +798,22 @@ def test_sni_certificates_cover_their_names(tree: Tree) -> None:
     ]
     pair = [f["message"] for f in doc["findings"] if f["id"] == "TLS-KEY-PAIR" and f["status"] == "pass"]
     assert "/etc/kubernetes/pki/public.crt: matches /etc/kubernetes/pki/public.key" in pair
+
+
+def test_serving_certificate_must_cover_the_kubeconfig_server(tree: Tree) -> None:
+    conf = tree.root / "etc/kubernetes/admin.conf"
+    write(
+        conf,
+        conf.read_text().replace("https://172.30.1.2:6443", "https://k8s-api.corp.example:6443").encode(),
+        0o600,
+    )
+    code, doc = inspect_json("--root", str(tree.root))
+    assert code == 1
+    assert not_passing(doc) == [
+        (
+            "TLS-CERT-SAN",
+            "fail",
+            "/etc/kubernetes/pki/apiserver.crt: does not cover k8s-api.corp.example (server of "
+            "/etc/kubernetes/admin.conf): clients using that kubeconfig fail with an x509 name error",
+        )
+    ]

@@ -24,6 +24,7 @@ import datetime as dt
 import ipaddress
 import os
 import stat
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,6 +126,7 @@ class CertTarget:
     must_be_ca: bool = False
     issuer_lookup: bool = True  # without named CAs, look the issuer up among the CA files found
     usages: set[str] = field(default_factory=set)  # extended key usages its role needs
+    server_names: list[tuple[str, str]] = field(default_factory=list)  # (host, kubeconfig that dials it)
 
 
 @dataclass
@@ -143,6 +145,7 @@ class Plan:
     sa_pairs: list[tuple[Source, list[Source], Ref]] = field(default_factory=list)
     notes: list[Finding] = field(default_factory=list)
     extra_anchors: list[Source] = field(default_factory=list)  # CAs to try for unreferenced certs
+    kubeconfig_servers: list[tuple[str, str]] = field(default_factory=list)  # (host, kubeconfig)
 
     def cert(self, source: Source, ref: Ref) -> CertTarget:
         target = self.certs.setdefault(source.display, CertTarget(source))
@@ -352,6 +355,7 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
             serving.sans = pki.apiserver_required_names(
                 domain, cidr.value if cidr else None, _advertise_address(api)
             )
+            serving.server_names = list(plan.kubeconfig_servers)
         _sni_pairs(api, plan, r)
         add_pair(api, "--kubelet-client-certificate", "--kubelet-client-key", [kubelet_ca or client_ca])
         add_pair(api, "--proxy-client-cert-file", "--proxy-client-key-file", [requestheader_ca])
@@ -627,6 +631,9 @@ def _collect_kubeconfigs(
             if not isinstance(body, dict):
                 continue
             name = cluster.get("name", i)
+            host = _server_host(body.get("server"))
+            if host is not None and (host, rel) not in plan.kubeconfig_servers:
+                plan.kubeconfig_servers.append((host, rel))
             source = _embedded(rel, f"clusters[{name}].certificate-authority-data", body, r, path)
             if source is not None:
                 ref = Ref("CA trusted by kubeconfig clients", None, rel)
@@ -648,6 +655,17 @@ def _collect_kubeconfigs(
             if key is not None:
                 plan.key(key, Ref(f"kubeconfig client key ({name})", None, rel))
     return cas, clients
+
+
+def _server_host(server: Any) -> str | None:
+    """The host a kubeconfig's ``server: https://HOST:PORT`` dials (brackets of IPv6 removed)."""
+    if not isinstance(server, str) or not server:
+        return None
+    try:
+        host = urllib.parse.urlsplit(server).hostname
+    except ValueError:
+        return None
+    return host or None
 
 
 def _embedded(rel: str, field_path: str, body: dict[str, Any], r: _Root, conf: Path) -> Source | None:
@@ -908,6 +926,10 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
             f = _san_check(display, leaf, target.sans, ev)
             findings.append(f)
             statuses[0].append(f.status)
+        if target.server_names:
+            f = _server_names_check(display, leaf, target.server_names, ev)
+            findings.append(f)
+            statuses[0].append(f.status)
         if target.key is not None:
             f = _pair_check(display, leaf, target.key, ev)
             findings.append(f)
@@ -1074,6 +1096,40 @@ def _usage_check(display: str, cert: x509.Certificate, needed: frozenset[str], e
         Status.PASS,
         Severity.HIGH,
         f"{display}: valid for {', '.join(sorted(needed))} ({shown})",
+        ev,
+    )
+
+
+def _server_names_check(
+    display: str, cert: x509.Certificate, names: Sequence[tuple[str, str]], ev: Evidence
+) -> Finding:
+    """The serving certificate covers every address the node's kubeconfigs dial."""
+    sans = pki.subject_alt_names(cert)
+    missing = []
+    for host, kubeconfig in names:
+        try:
+            gone = pki.missing_names(sans, [], [str(ipaddress.ip_address(host))])
+        except ValueError:
+            gone = pki.missing_names(sans, [host], [])
+        if gone:
+            missing.append(f"{host} (server of {kubeconfig})")
+    if missing:
+        return _finding(
+            "TLS-CERT-SAN",
+            Status.FAIL,
+            Severity.HIGH,
+            f"{display}: does not cover {'; '.join(missing)}: clients using that kubeconfig fail "
+            "with an x509 name error",
+            ev,
+            remediation="Add the address to the certificate's SANs (kubeadm: apiServer.certSANs or "
+            "controlPlaneEndpoint), or point the kubeconfig at a covered name.",
+        )
+    hosts = ", ".join(dict.fromkeys(h for h, _ in names))
+    return _finding(
+        "TLS-CERT-SAN",
+        Status.PASS,
+        Severity.HIGH,
+        f"{display}: covers the kubeconfigs' server addresses ({hosts})",
         ev,
     )
 
