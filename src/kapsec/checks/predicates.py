@@ -637,6 +637,10 @@ def etcd_tls(check: Check, ctx: ScanContext) -> Outcome:
     plain = [s for s in servers if s.lower().startswith("http://")]
     if plain:
         return Outcome(Status.FAIL, f"etcd reached over plain HTTP: {', '.join(plain)}", ev)
+    if all(s.lower().startswith("unix:") for s in servers):
+        return Outcome(
+            Status.PASS, f"etcd reached over a local unix socket ({', '.join(servers)}), not the network", ev
+        )
     missing = [f"--{f}" for f in ("etcd-certfile", "etcd-keyfile", "etcd-cafile") if not cfg.get_str(f)]
     if missing:
         return Outcome(
