@@ -437,7 +437,7 @@ def _prepare(  # noqa: PLR0917
     new_text = patch_manifest(old_text, node_path, plan.edits)
     kubeadm_files: list[GeneratedFile] = []
     if node_path == KUBEADM_MANIFEST and not plan.empty and _kubeadm_managed(old_text):
-        kubeadm_files = _kubeadm_files(new_text, node_path, k8s_version, config_dir)
+        kubeadm_files = _kubeadm_files(new_text, node_path, k8s_version, config_dir, plan.edits.remove_flags)
     return plan, old_text, new_text, node_path, manifest_real, kubeadm_files
 
 
@@ -500,7 +500,9 @@ def _rke2_note(plan: Any) -> str:
     return "\n".join(lines)
 
 
-def _kubeadm_files(new_text: str, node_path: str, k8s_version: str | None, config_dir: str) -> list[Any]:
+def _kubeadm_files(
+    new_text: str, node_path: str, k8s_version: str | None, config_dir: str, removed: tuple[str, ...]
+) -> list[Any]:
     from kapsec.harden.kubeadm import cluster_configuration_patch
     from kapsec.harden.patch import MountSpec
     from kapsec.harden.plan import GeneratedFile
@@ -528,7 +530,7 @@ def _kubeadm_files(new_text: str, node_path: str, k8s_version: str | None, confi
     ]
     out = []
     for version in ("v1beta3", "v1beta4"):
-        text = cluster_configuration_patch(version, sorted(args.items()), volumes)
+        text = cluster_configuration_patch(version, sorted(args.items()), volumes, removed)
         out.append(
             GeneratedFile(
                 f"{config_dir.rstrip('/')}/kubeadm-clusterconfiguration.{version}.yaml",

@@ -96,11 +96,6 @@ class Plan:
     files: tuple[GeneratedFile, ...]
     edits: ManifestEdits
     notes: tuple[str, ...] = ()
-    # for kubeadm's ClusterConfiguration: the flags and volumes the new manifest has that kubeadm
-    # would drop on its next `kubeadm upgrade`
-    kubeadm_args: tuple[tuple[str, str], ...] = ()
-    kubeadm_remove: tuple[str, ...] = ()
-    kubeadm_volumes: tuple[MountSpec, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -681,7 +676,4 @@ def make_plan(cfg: ApiServerConfig, statuses: Mapping[str, Status], opts: PlanOp
         files=tuple(b.files),
         edits=edits,
         notes=tuple(b.notes),
-        kubeadm_args=tuple(b.set_flags.items()),
-        kubeadm_remove=tuple(b.remove),
-        kubeadm_volumes=tuple(b.mounts) + tuple(s for _, s in b.retarget),
     )
