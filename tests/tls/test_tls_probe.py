@@ -555,3 +555,30 @@ def test_root_compares_with_the_tree_on_disk(s_server: Server, tmp_path: Path) -
         "file changed, or serves another file"
     )
     assert code == 1
+
+
+def test_tls13_with_only_ccm_suites_is_found_through_s_client(s_server: Server) -> None:
+    """Python offers only the three default TLS 1.3 suites; a CCM-only server refuses them."""
+    addr = s_server("-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_SHA256")
+    code, doc = probe_json(addr)
+    assert doc["probe"]["versions"]["TLSv1.3"] == "accepted"
+    assert doc["probe"]["cipherSuites"] == {
+        "TLSv1.3": [{"iana": "TLS_AES_128_CCM_SHA256", "openssl": "TLS_AES_128_CCM_SHA256", "allowed": False}]
+    }
+    assert findings(doc, "TLS-PROBE-CIPHER") == [
+        (
+            "fail",
+            "low",
+            "TLSv1.3 TLS_AES_128_CCM_SHA256 accepted: CCM suite that Go (and so the API server) does not "
+            "implement; not in the CIS 1.12 allowlist (1.2.29)",
+        )
+    ]
+    # Python cannot finish that handshake, so the certificate is not seen: said, not passed
+    assert findings(doc, "TLS-PROBE-CERT") == [
+        (
+            "warn",
+            "high",
+            "no server certificate seen in any handshake (anonymous suites only, or none this client could complete)",
+        )
+    ]
+    assert code == 1

@@ -542,6 +542,20 @@ def probe(
             result.versions[version] = hs.accepted(version)
             if not hs.accepted(version) and hs.error:
                 result.version_notes[version] = hs.error
+    tls13_note = result.version_notes.get(Version.TLS1_3, "")
+    if (
+        enumerate_ciphers
+        and result.versions.get(Version.TLS1_3) is False
+        and "HANDSHAKE_FAILURE" in tls13_note
+    ):
+        # TLS 1.3 spoken, but none of Python's three default TLS 1.3 suites: maybe only CCM ones
+        only = enumerate_tls13(target, prober.server_name, timeout)
+        if only:
+            result.versions[Version.TLS1_3] = True
+            result.version_notes.pop(Version.TLS1_3, None)
+            first[Version.TLS1_3] = Handshake(
+                server_hello_version=Version.TLS1_3.wire, cipher_code=only[0].code
+            )
     accepted = [v for v in Version if result.versions.get(v)]
     if not accepted:
         result.handshakes = prober.connects
@@ -812,7 +826,15 @@ def _chain_findings(
     out: list[Finding] = []
     if not result.chain:
         if any(result.versions.values()):
-            out.append(_f("TLS-PROBE-CERT", Status.WARN, Severity.HIGH, "the server sent no certificate", t))
+            out.append(
+                _f(
+                    "TLS-PROBE-CERT",
+                    Status.WARN,
+                    Severity.HIGH,
+                    "no server certificate seen in any handshake (anonymous suites only, or none this client could complete)",
+                    t,
+                )
+            )
         return out
     leaf = result.chain[0]
     facts = pki.cert_facts(leaf)
