@@ -207,7 +207,12 @@ def _parse_names(blob: bytes) -> list[str]:
 
 
 def _name_from_der(der: bytes) -> x509.Name:
-    """Decode a DER ``Name`` (RDNSequence) holding string attributes."""
+    """Decode a DER ``Name`` (RDNSequence) holding string attributes.
+
+    ``cryptography`` loads Names only inside certificates and CSRs, and the CA names of a
+    CertificateRequest come bare, so this small reader handles the RDNSequence itself; anything
+    it cannot read is shown as hex by the caller.
+    """
     attrs: list[x509.RelativeDistinguishedName] = []
 
     def read(buf: bytes, pos: int) -> tuple[int, bytes, int]:
