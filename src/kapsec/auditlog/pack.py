@@ -24,8 +24,8 @@ import functools
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,8 @@ class Rule:
     verbs: tuple[str, ...]
     resources: tuple[tuple[str, str, str], ...]
     correlation: Correlation | None = None
-    resource_keys: frozenset[str] | None = None  # the rule can only match these objectRef.resource values
+    # The rule can only match events whose indexed fields (INDEX_FIELDS) have these values.
+    index_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @functools.cached_property
     def mitre(self) -> tuple[str, ...]:
@@ -248,9 +249,10 @@ class _Compiled:
     needles: tuple[bytes, ...] | None
     body: bool  # touches requestObject/responseObject
     rank: int = 9  # how selective the needles are likely to be (lower is better)
-    keys: frozenset[str] | None = None  # objectRef.resource values (lower case) the node requires
-    eq_field: str | None = None  # a plain equality test (or OR of them) on one field ...
-    eq_values: frozenset[str] = frozenset()  # ... with these lower-case values
+    # Values (lower case) the node requires of the indexed fields (INDEX_FIELDS); absent = any.
+    keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    eq_field: str | None = None  # a string test (or an OR of them) on one field ...
+    str_pats: tuple[tuple[str, Any], ...] = ()  # ... as (kind, lower-case pattern) pairs
 
 
 # Values of these fields are rare in a log; verbs and user names are everywhere.
@@ -279,16 +281,50 @@ def _rank(name: str) -> int:
     return _FIELD_RANK.get(name, 5)
 
 
-def _eq_leaf(get: fields.Getter, wants: frozenset[str]) -> Pred:
-    """Case-insensitive membership of any of a field's values in ``wants``."""
+def _string_pattern(s: Any) -> tuple[str, Any]:
+    """A Sigma string as ("eq"|"pre"|"suf"|"con", lower-case text) or ("rx", compiled pattern)."""
+    from sigma.types import SpecialChars
+
+    parts = s.s
+    multi = SpecialChars.WILDCARD_MULTI
+    specials = [p for p in parts if not isinstance(p, str)]
+    if not specials:
+        return ("eq", "".join(parts).lower())
+    if all(p is multi for p in specials):
+        if len(parts) == 1:
+            return ("pre", "")
+        if len(parts) == 2 and parts[1] is multi and isinstance(parts[0], str):
+            return ("pre", parts[0].lower())
+        if len(parts) == 2 and parts[0] is multi and isinstance(parts[1], str):
+            return ("suf", parts[1].lower())
+        if len(parts) == 3 and parts[0] is multi and parts[2] is multi and isinstance(parts[1], str):
+            return ("con", parts[1].lower())
+    pattern = "".join(re.escape(p) if isinstance(p, str) else (".*" if p is multi else ".") for p in parts)
+    return ("rx", re.compile(pattern, re.IGNORECASE | re.DOTALL))
+
+
+def _str_leaf(get: fields.Getter, pats: Sequence[tuple[str, Any]]) -> Pred:
+    """Case-insensitive Sigma string tests on one field, each value lowered once for all of them."""
+    eqs = frozenset(v for k, v in pats if k == "eq")
+    pres = tuple(v for k, v in pats if k == "pre")
+    sufs = tuple(v for k, v in pats if k == "suf")
+    cons = tuple(v for k, v in pats if k == "con")
+    rxs = tuple(v for k, v in pats if k == "rx")
 
     def leaf(e: AuditEvent) -> bool | None:
         vs = get(e)
         if vs is None:
             return None
-        for v in vs:  # noqa: SIM110 - a plain loop is faster than any() over a generator here
-            if (v if type(v) is str else _as_text(v)).lower() in wants:
+        for v in vs:
+            t = (v if type(v) is str else _as_text(v)).lower()
+            if t in eqs or (pres and t.startswith(pres)) or (sufs and t.endswith(sufs)):
                 return True
+            for c in cons:
+                if c in t:
+                    return True
+            for rx in rxs:
+                if rx.fullmatch(t):
+                    return True
         return False
 
     return leaf
@@ -302,7 +338,7 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
         ConditionOR,
         ConditionValueExpression,
     )
-    from sigma.types import SigmaString
+    from sigma.types import SigmaNumber, SigmaString
 
     if isinstance(node, ConditionFieldEqualsValueExpression):
         name = node.field
@@ -320,14 +356,16 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             return test(vs)
 
         body = fields.is_body_field(name)
-        keys = None
+        keys: dict[str, frozenset[str]] = {}
         plain = isinstance(node.value, SigmaString) and not node.value.contains_special()
         text = "".join(x for x in getattr(node.value, "s", ()) if isinstance(x, str)) if plain else ""
-        if name == "objectRef.resource" and plain:
-            keys = frozenset({text.lower()})
-        if plain:
-            wants = frozenset({text.lower()})
-            return _Compiled(_eq_leaf(get, wants), needles, body, _rank(name), keys, name, wants)
+        if name in INDEX_FIELDS and plain:
+            keys = {name: frozenset({text.lower()})}
+        elif name == "responseStatus.code" and isinstance(node.value, SigmaNumber):
+            keys = {name: frozenset({str(node.value.number)})}
+        if isinstance(node.value, SigmaString):
+            pats = (_string_pattern(node.value),)
+            return _Compiled(_str_leaf(get, pats), needles, body, _rank(name), keys, name, pats)
         return _Compiled(leaf, needles, body, _rank(name), keys)
     if isinstance(node, ConditionValueExpression):
         raise ValidationError(
@@ -341,7 +379,7 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             r = ip(e)
             return None if r is None else not r
 
-        return _Compiled(not_, None, inner.body)
+        return _Compiled(not_, None, inner.body)  # a negation requires nothing of the index
     if isinstance(node, (ConditionAND, ConditionOR)):
         kids = [_compile(a, where, used, negated) for a in node.args]
         preds = [k.pred for k in kids]
@@ -361,8 +399,10 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
                         unknown = True
                 return None if unknown else True
 
-            keyed = [k.keys for k in kids if k.keys is not None]
-            and_keys = min(keyed, key=len) if keyed else None
+            and_keys: dict[str, frozenset[str]] = {}
+            for k in kids:
+                for f, vals in k.keys.items():
+                    and_keys[f] = and_keys[f] & vals if f in and_keys else vals
             candidates = [k for k in kids if k.needles is not None]
             if candidates:
                 best = min(candidates, key=lambda k: (k.rank, -min(len(n) for n in k.needles or (b"",))))
@@ -380,26 +420,25 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             return None if unknown else False
 
         if len({k.eq_field for k in kids}) == 1 and kids[0].eq_field is not None:
-            # pySigma expands a value list into an OR of equalities: test them as one set.
+            # pySigma expands a value list into an OR of tests on one field: test them at once.
             name = kids[0].eq_field
-            wants = frozenset().union(*(k.eq_values for k in kids))
+            pats: tuple[tuple[str, Any], ...] = tuple(p for k in kids for p in k.str_pats)
+            wants = frozenset(v for kind, v in pats if kind == "eq")
+            all_eq = all(kind == "eq" for kind, _ in pats)
             merged_needles: tuple[bytes, ...] | None = None
             if all(k.needles is not None for k in kids):
                 merged_needles = tuple(dict.fromkeys(n for k in kids for n in k.needles or ()))
             return _Compiled(
-                _eq_leaf(fields.getter(name), wants),
+                _str_leaf(fields.getter(name), pats),
                 merged_needles,
                 body,
                 max(k.rank for k in kids),
-                frozenset(wants) if name == "objectRef.resource" else None,
+                {name: wants} if name in INDEX_FIELDS and all_eq else {},
                 name,
-                wants,
+                pats,
             )
-        or_keys = (
-            frozenset().union(*(k.keys or frozenset() for k in kids))
-            if all(k.keys is not None for k in kids)
-            else None
-        )
+        common = set.intersection(*(set(k.keys) for k in kids)) if kids else set()
+        or_keys = {f: frozenset().union(*(k.keys[f] for k in kids)) for f in common}
         if all(k.needles is not None for k in kids):
             merged: list[bytes] = []
             for k in kids:
@@ -437,6 +476,10 @@ KNOWN_GROUPS: dict[str, tuple[str, ...]] = {
     "events": ("", "events.k8s.io"),
     "selfsubjectrulesreviews": ("authorization.k8s.io",),
 }
+
+
+#: Fields rules are indexed by (see RuleIndex).
+INDEX_FIELDS = ("objectRef.resource", "verb", "responseStatus.code")
 
 
 def _derive_scope(
@@ -497,7 +540,7 @@ def _compile_rule(sr: Any, where: str) -> Rule:
         pred = comps[0].pred
         needles = comps[0].needles
         body = comps[0].body
-        rkeys = comps[0].keys
+        rkeys = dict(comps[0].keys)
     else:
         preds = [c.pred for c in comps]
 
@@ -543,7 +586,7 @@ def _compile_rule(sr: Any, where: str) -> Rule:
         fields=tuple(dict.fromkeys(f for f, _, _ in used)),
         verbs=verbs,
         resources=res,
-        resource_keys=rkeys,
+        index_keys=rkeys,
     )
 
 
@@ -626,30 +669,35 @@ class RulePack:
 
 
 class RuleIndex:
-    """The rules worth evaluating on an event: those keyed by its resource, plus the rest.
+    """The rules worth evaluating on an event, by its resource, verb and response code.
 
-    A rule whose condition requires ``objectRef.resource`` to be one of some values cannot match
-    an event with another resource, so it is not evaluated there; the result is identical to
-    evaluating every rule, in the pack's order.
+    A rule whose condition requires ``objectRef.resource``, ``verb`` or ``responseStatus.code`` to
+    be one of some values cannot match an event with another value, so it is not evaluated
+    there; the result is identical to evaluating every rule, in the pack's order.
     """
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = [r for r in rules if r.correlation is None]
-        self._generic = [r for r in self.rules if r.resource_keys is None]
-        self._cache: dict[str, list[Rule]] = {}
+        self._cache: dict[tuple[str, str, int], list[Rule]] = {}
 
-    def for_resource(self, resource: str) -> list[Rule]:
-        got = self._cache.get(resource)
-        if got is None:
-            low = resource.lower()
-            got = [r for r in self.rules if r.resource_keys is None or low in r.resource_keys]
-            if len(self._cache) < 4096:
-                self._cache[resource] = got
-        return got
+    def _select(self, key: tuple[str, str, int]) -> list[Rule]:
+        values = {
+            "objectRef.resource": key[0].lower(),
+            "verb": key[1].lower(),
+            "responseStatus.code": str(key[2]) if key[2] else "",
+        }
+        return [r for r in self.rules if all(values[f] in vals for f, vals in r.index_keys.items())]
 
     def candidates(self, e: AuditEvent) -> list[Rule]:
         ref = e.objectRef
-        return self.for_resource(ref.resource if ref is not None else "")
+        rs = e.responseStatus
+        key = (ref.resource if ref is not None else "", e.verb, rs.code if rs is not None else 0)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._select(key)
+            if len(self._cache) < 8192:
+                self._cache[key] = got
+        return got
 
 
 def builtin_rule_files() -> list[tuple[str, str]]:
