@@ -514,3 +514,61 @@ def test_hostpath_without_path_is_not_the_nodes_disk(tmp_path: Path) -> None:
         "fail",
         "/var/log/a.log is on a hostPath volume without a path (x), not on the node's disk",
     )
+
+
+def test_suppressions_become_skip_and_unused_ones_are_reported(lab: Path, tmp_path: Path) -> None:
+    sup = tmp_path / "accepted.yaml"
+    sup.write_text(
+        "suppressions:\n"
+        "- id: KUBELET-002\n"
+        "  reason: kubelet serving certificates are not signed by our CA yet (OPS-1234)\n"
+        "- id: 1.2.2\n"
+        "  reason: token file removed last week\n"
+    )
+    code, report, _ = scan_json("--root", str(lab), "--suppress", str(sup))
+    assert code == 1
+    got = {f["id"]: (f["status"], f["message"]) for f in report["findings"]}  # type: ignore[attr-defined]
+    assert got["KUBELET-002"] == (
+        "skip",
+        "suppressed: kubelet serving certificates are not signed by our CA yet (OPS-1234) "
+        "(was fail: --kubelet-certificate-authority not set)",
+    )
+    assert got["SUPPRESS-001"] == (
+        "warn",
+        "the suppression of AUTHN-002 matched no failing or warning finding: remove it",
+    )
+    unused = next(f for f in report["findings"] if f["id"] == "SUPPRESS-001")  # type: ignore[attr-defined]
+    assert unused["evidence"]["line"] == 4
+    assert report["summary"]["skip"] == 1  # type: ignore[index]
+
+
+def test_suppressing_every_failure_makes_the_run_pass(lab: Path, tmp_path: Path) -> None:
+    _, report, _ = scan_json("--root", str(lab))
+    failing = [f["id"] for f in report["findings"] if f["status"] == "fail"]  # type: ignore[attr-defined]
+    sup = tmp_path / "all.yaml"
+    sup.write_text(
+        "suppressions:\n" + "".join(f"- {{id: {i}, reason: accepted for the lab}}\n" for i in failing)
+    )
+    code, report, _ = scan_json("--root", str(lab), "--suppress", str(sup))
+    assert code == 0
+    assert report["summary"]["fail"] == 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "suppressions:\n- id: NOPE-999\n  reason: x\n",
+            "2: id: unknown check id 'NOPE-999' (see kapsec checks list)",
+        ),
+        ("suppressions:\n- id: API-001\n", "2: reason: the suppression of API-001 needs a reason"),
+        ("suppressions:\n- id: API-001\n  reason: x\n  until: 2027\n", "4: unknown key 'until'"),
+        ("ignore: [API-001]\n", "1: a suppression file is one document with a single 'suppressions' list"),
+    ],
+    ids=["unknown-id", "no-reason", "unknown-key", "wrong-shape"],
+)
+def test_bad_suppression_files_are_usage_errors(lab: Path, tmp_path: Path, text: str, message: str) -> None:
+    sup = tmp_path / "s.yaml"
+    sup.write_text(text)
+    r = run_cli("scan", "--root", str(lab), "--suppress", str(sup))
+    assert (r.code, r.stderr) == (2, f"kapsec: error: {sup}:{message}\n")

@@ -49,6 +49,12 @@ BENCHMARK_CHOICES = ("cis-1.8", "cis-1.9", "cis-1.10", "cis-1.11", "cis-1.12")
     "alone, its kube-apiserver mirror pod is the source.",
 )
 @click.option(
+    "--suppress",
+    "suppress_file",
+    metavar="FILE",
+    help="Accepted findings: YAML 'suppressions: [{id, reason}]'; they become skip, unused ones are reported.",
+)
+@click.option(
     "--cluster", is_flag=True, help="Collect the cluster's objects live (kubeconfig), as --snapshot does."
 )
 @click.option(
@@ -73,6 +79,7 @@ def scan(  # noqa: PLR0917 - one parameter per click option
     only: tuple[str, ...],
     skip: tuple[str, ...],
     snapshot: str | None,
+    suppress_file: str | None,
     cluster: bool,
     kubeconfig: str | None,
     kube_context: str | None,
@@ -156,7 +163,16 @@ def scan(  # noqa: PLR0917 - one parameter per click option
     checks = select(load_catalog(), benchmark=benchmark, only=only, skip=skip)
     if not checks:
         raise UsageError("no check selected (see kapsec checks list)")
+    suppressions = []
+    if suppress_file:
+        from kapsec.checks.suppress import load_suppressions
+
+        suppressions = load_suppressions(suppress_file)
     findings = run(ctx, checks)
+    if suppressions:
+        from kapsec.checks.suppress import apply_suppressions
+
+        findings = apply_suppressions(findings, suppressions)
     target = {
         "kind": "kube-apiserver",
         "source": cfg.source,
