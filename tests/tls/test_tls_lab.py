@@ -94,7 +94,7 @@ def test_rke2_lab_is_clean_and_uses_its_own_layout(tmp_path: Path) -> None:
     assert any(
         m.startswith(
             "/var/lib/rancher/rke2/server/tls/etcd/client.crt: verified by "
-            "/var/lib/rancher/rke2/server/tls/etcd/server-ca.crt (--etcd-cafile)"
+            "/var/lib/rancher/rke2/server/tls/etcd/server-ca.crt (--trusted-ca-file)"
         )
         for m in chains
     )
@@ -117,3 +117,18 @@ def test_sarif_and_junit_carry_the_findings(planted: Path) -> None:
     assert result.code == 1
     assert result.stdout.count("<failure") == 3
     assert 'failures="3"' in result.stdout.splitlines()[1]
+
+
+def test_rke2_etcd_config_file_names_the_etcd_certificates(tmp_path: Path) -> None:
+    code, doc = inspect(lab(tmp_path, "--flavor", "rke2"))
+    assert code == 0
+    serving = [
+        (f["message"], f["evidence"]["file"], f["evidence"]["flag"])
+        for f in doc["findings"]
+        if f["id"] == "TLS-CERT-CHAIN"
+        and f["evidence"].get("file") == "/var/lib/rancher/rke2/server/db/etcd/config"
+    ]
+    assert [(m.split(": verified by ")[1].split(":")[0], flag) for m, _, flag in serving] == [
+        ("/var/lib/rancher/rke2/server/tls/etcd/server-ca.crt (--etcd-cafile)", "--cert-file"),
+        ("/var/lib/rancher/rke2/server/tls/etcd/peer-ca.crt (--peer-trusted-ca-file)", "--peer-cert-file"),
+    ]

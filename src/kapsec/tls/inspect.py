@@ -37,10 +37,10 @@ from cryptography import x509
 from kapsec.errors import InputError
 from kapsec.model.findings import Evidence, Finding, FixSafety, Severity, Status
 from kapsec.tls import pki
-from kapsec.tls.manifest import Flag, PodFlags, read_pod_flags
+from kapsec.tls.manifest import Flag, PodFlags, etcd_config_flags, read_pod_flags
 
 APISERVER_MANIFEST = "etc/kubernetes/manifests/kube-apiserver.yaml"
-ETCD_MANIFEST = "etc/kubernetes/manifests/etcd.yaml"
+ETCD_MANIFESTS = ("etc/kubernetes/manifests/etcd.yaml", "var/lib/rancher/rke2/agent/pod-manifests/etcd.yaml")
 PKI_DIR = "etc/kubernetes/pki"
 # Where certificates live without a flag naming each one: kubeadm's PKI dir and RKE2's.
 PKI_DIRS = (PKI_DIR, "var/lib/rancher/rke2/server/tls")
@@ -280,7 +280,11 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
     r = _Root(root)
     plan = Plan()
     api = _load_apiserver(root, plan)
-    etcd = _read_manifest(root, ETCD_MANIFEST, "etcd", plan)
+    etcd = next(
+        (pod for rel in ETCD_MANIFESTS if (pod := _read_manifest(root, rel, "etcd", plan)) is not None), None
+    )
+    if etcd is not None:
+        etcd = _etcd_config_file(root, etcd)
     kubeconfig_cas, kubeconfig_clients = _collect_kubeconfigs(root, plan, r)
     kubelet_ca = _kubelet_client_ca(root, r)
 
@@ -577,6 +581,21 @@ def _read_manifest(root: Path, rel: str, binary: str, plan: Plan) -> PodFlags | 
             )
         )
     return pod
+
+
+def _etcd_config_file(root: Path, etcd: PodFlags) -> PodFlags:
+    """etcd started with ``--config-file`` (RKE2) takes its TLS settings from that file only."""
+    flag = etcd.get("--config-file")
+    if flag is None or not flag.value:
+        return etcd
+    host = etcd.host_path(flag.value) or flag.value
+    rel = host.lstrip("/")
+    path = root / rel
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return PodFlags(etcd.file, {}, etcd.mounts)  # nothing to read: no flag-named files
+    return PodFlags("/" + rel, etcd_config_flags(text, "/" + rel), ())
 
 
 def _load_yaml(path: Path) -> Any:

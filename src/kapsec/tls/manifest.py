@@ -147,3 +147,36 @@ def read_pod_flags(text: str, file: str, binary: str) -> PodFlags | None:
                     mounts.append(Mount(str(m["mountPath"]), str(host_paths[m["name"]])))
             return PodFlags(file, parse_flags(words), tuple(mounts))
     return None
+
+
+# etcd's --config-file keys for the TLS flags (go.etcd.io/etcd/server/embed/config.go, securityConfig)
+_ETCD_CONFIG_KEYS = {
+    ("client-transport-security", "cert-file"): "--cert-file",
+    ("client-transport-security", "key-file"): "--key-file",
+    ("client-transport-security", "trusted-ca-file"): "--trusted-ca-file",
+    ("peer-transport-security", "cert-file"): "--peer-cert-file",
+    ("peer-transport-security", "key-file"): "--peer-key-file",
+    ("peer-transport-security", "trusted-ca-file"): "--peer-trusted-ca-file",
+}
+
+
+def etcd_config_flags(text: str, file: str) -> dict[str, Flag]:
+    """The TLS settings of an etcd ``--config-file`` as the equivalent flags, with their lines.
+
+    With ``--config-file``, etcd ignores its other command-line flags and environment variables.
+    """
+    try:
+        doc = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            file=file,
+            line=None if mark is None else mark.line + 1,
+        ) from exc
+    flags: dict[str, Flag] = {}
+    for (section, key), name in _ETCD_CONFIG_KEYS.items():
+        node = _get(_get(doc, section), key)
+        if isinstance(node, yaml.ScalarNode) and node.value:
+            flags[name] = Flag(name, str(node.value), node.start_mark.line + 1)
+    return flags
