@@ -741,6 +741,7 @@ def test_pki_directory_without_manifest_is_inspected_with_a_warning(tree: Tree) 
             ],
         ),
     ],
+    ids=["specific-bind-address", "unspecified-bind-address"],
 )
 def test_advertise_address_falls_back_to_bind_address(
     tree: Tree, flags: str, expected: list[tuple[str, str, str]]
