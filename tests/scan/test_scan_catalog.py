@@ -113,6 +113,14 @@ def test_a_minimal_check_loads() -> None:
             "t.yaml:8: rule.file_mode.max: file_mode max '999' is not an octal mode",
         ),
         (
+            (
+                "{flag_unset: {flag: token-auth-file}}",
+                "{file_mode: {target: x, max: '600', max_by_benchmark: {cis-2.0: '644'}}}",
+            ),
+            "t.yaml:8: rule.file_mode.max_by_benchmark: max_by_benchmark keys must be among "
+            "cis-1.8, cis-1.9, cis-1.10, cis-1.11, cis-1.12",
+        ),
+        (
             ("severity: low", "severity: severe"),
             "t.yaml:4: severity: unknown severity 'severe' (expected one of: info, low, medium, high, critical)",
         ),

@@ -109,7 +109,12 @@ def scan_one(root: Path, case: dict[str, Any]) -> Finding:
         else dt.datetime.now(dt.UTC)
     )
     ctx = ScanContext(
-        config=cfg, root=str(root), snapshot=snapshot, now=now, manifest_real=str(root / MANIFEST)
+        config=cfg,
+        root=str(root),
+        snapshot=snapshot,
+        now=now,
+        manifest_real=str(root / MANIFEST),
+        benchmark=case.get("benchmark"),
     )
     check = by_id(case["check"])
     assert check is not None, f"no check {case['check']}"

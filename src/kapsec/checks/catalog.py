@@ -45,7 +45,7 @@ OPERATORS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "plugin_off": (frozenset({"plugin"}), frozenset()),
     "authz_includes": (frozenset({"mode"}), frozenset()),
     "authz_excludes": (frozenset({"mode"}), frozenset()),
-    "file_mode": (frozenset({"target", "max"}), frozenset()),
+    "file_mode": (frozenset({"target", "max"}), frozenset({"max_by_benchmark"})),
     "file_owner": (frozenset({"target", "owner"}), frozenset()),
     "predicate": (frozenset({"name"}), frozenset()),
 }
@@ -184,11 +184,20 @@ def parse_check(m: Any, file: str, valid_predicates: frozenset[str] | None = Non
     if op == "predicate" and valid_predicates is not None and args["name"] not in valid_predicates:
         raise _fail(f"unknown predicate {args['name']!r}", file, args.key_line("name"), "rule.predicate.name")
     if op == "file_mode":
+        per = args.get("max_by_benchmark") or {}
+        if not isinstance(per, dict) or any(k not in BENCHMARKS for k in per):
+            raise _fail(
+                f"max_by_benchmark keys must be among {', '.join(BENCHMARKS)}",
+                file,
+                args.key_line("max_by_benchmark"),
+                "rule.file_mode.max_by_benchmark",
+            )
         try:
-            int(str(args["max"]), 8)
+            for value in (args["max"], *per.values()):
+                int(str(value), 8)
         except ValueError:
             raise _fail(
-                f"file_mode max {args['max']!r} is not an octal mode",
+                f"file_mode max {value!r} is not an octal mode",
                 file,
                 args.key_line("max"),
                 "rule.file_mode.max",

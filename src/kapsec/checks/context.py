@@ -70,6 +70,7 @@ class ScanContext:
     snapshot: str | None = None
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     manifest_real: str | None = None  # the API server manifest as read (for 1.1 checks)
+    benchmark: str | None = None  # the CIS version asked for (--benchmark); None = the newest
     _cache: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ paths

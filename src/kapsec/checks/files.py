@@ -131,7 +131,8 @@ def targets(ctx: ScanContext, target: str) -> list[Target] | str:
 
 def file_mode(check: Check, ctx: ScanContext) -> Outcome:
     target = str(check.rule.args["target"])
-    allowed = int(str(check.rule.args["max"]), 8)
+    per_benchmark = check.rule.args.get("max_by_benchmark") or {}
+    allowed = int(str(per_benchmark.get(ctx.benchmark, check.rule.args["max"])), 8)
     found = targets(ctx, target)
     if isinstance(found, str):
         return Outcome(Status.WARN, f"cannot check: {found}")

@@ -154,7 +154,9 @@ def scan(  # noqa: PLR0917 - one parameter per click option
         manifest_real = manifest
     elif root and cfg.source == "manifest" and not cfg.extra.get("mirror_pod"):
         manifest_real = os.path.join(root, find_manifest_under(root))
-    ctx = ScanContext(config=cfg, root=root, snapshot=snapshot, now=now, manifest_real=manifest_real)
+    ctx = ScanContext(
+        config=cfg, root=root, snapshot=snapshot, now=now, manifest_real=manifest_real, benchmark=benchmark
+    )
     if live_text is not None:
         from kapsec.sources.objects import load_text
 
