@@ -63,6 +63,8 @@ class Alert:
     user_agent: str
     location: Location | None
     detail: str = ""
+    # The event part of to_dict() already encoded as JSON (by the worker that matched it).
+    event_json: bytes = field(default=b"", compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -71,20 +73,11 @@ class Alert:
             "severity": self.severity.label,
             "confidence": self.confidence,
             "mitre": list(self.mitre),
-            "auditID": self.audit_id,
-            "stage": self.stage,
-            "time": self.time,
-            "user": self.user,
-            "impersonatedUser": self.impersonated or None,
-            "verb": self.verb,
-            "target": self.target,
-            "code": self.code or None,
-            "decision": self.decision or None,
-            "sourceIP": self.source_ip or None,
-            "userAgent": self.user_agent,
-            "file": self.location.file if self.location else None,
-            "line": self.location.line if self.location else None,
         }
+        d.update(event_part(self.audit_id, self.stage, self.time, self.user, self.impersonated, self.verb,
+                            self.target, self.code, self.decision, self.source_ip, self.user_agent))  # fmt: skip
+        d["file"] = self.location.file if self.location else None
+        d["line"] = self.location.line if self.location else None
         if self.detail:
             d["detail"] = self.detail
         return d
@@ -97,7 +90,44 @@ class Alert:
         return f"{who} {self.verb} {self.target}{code}"
 
 
-def make_alert(rule: Rule, e: AuditEvent, loc: Location | None, detail: str = "") -> Alert:
+def event_part(  # noqa: PLR0917 - the alert's event fields, in output order
+    audit_id: str,
+    stage: str,
+    time: str,
+    user: str,
+    impersonated: str,
+    verb: str,
+    target: str,
+    code: int,
+    decision: str,
+    source_ip: str,
+    user_agent: str,
+) -> dict[str, Any]:
+    return {
+        "auditID": audit_id,
+        "stage": stage,
+        "time": time,
+        "user": user,
+        "impersonatedUser": impersonated or None,
+        "verb": verb,
+        "target": target,
+        "code": code or None,
+        "decision": decision or None,
+        "sourceIP": source_ip or None,
+        "userAgent": user_agent,
+    }
+
+
+def event_part_of(e: AuditEvent) -> dict[str, Any]:
+    imp = e.impersonatedUser.username if e.impersonatedUser is not None else ""
+    src = e.sourceIPs[0] if e.sourceIPs else ""
+    return event_part(e.auditID, e.stage, e.received, e.user.username, imp, e.verb, target_of(e), e.code,
+                      e.decision, src, e.userAgent)  # fmt: skip
+
+
+def make_alert(
+    rule: Rule, e: AuditEvent, loc: Location | None, detail: str = "", event_json: bytes = b""
+) -> Alert:
     imp = e.impersonatedUser.username if e.impersonatedUser is not None else ""
     return Alert(
         rule_id=rule.id,
@@ -118,6 +148,7 @@ def make_alert(rule: Rule, e: AuditEvent, loc: Location | None, detail: str = ""
         user_agent=e.userAgent,
         location=loc,
         detail=detail,
+        event_json=event_json,
     )
 
 
@@ -318,8 +349,16 @@ class Detector:
                 hits.append(rule.id)
         return self.feed_hits(e, loc, hits)
 
-    def feed_hits(self, e: AuditEvent, loc: Location | None, hits: Sequence[str]) -> list[Alert]:
-        """The alerts for rules already known to match ``e`` (evaluated in a worker process)."""
+    def feed_hits(
+        self,
+        e: AuditEvent,
+        loc: Location | None,
+        hits: Sequence[str],
+        event_json: bytes = b"",
+        ts: float | None = None,
+    ) -> list[Alert]:
+        """The alerts for rules already known to match ``e`` (evaluated in a worker process,
+        which may also have encoded the alert's event part and parsed the time)."""
         self.stats.events += 1
         out: list[Alert] = []
         for rule_id in hits:
@@ -329,10 +368,10 @@ class Detector:
             if self._allowed(rule.id, e):
                 self.stats.suppressed += 1
                 continue
-            if rule.id not in self._silent:
-                self._emit(out, make_alert(rule, e, loc))
+            if rule.id not in self._silent and rule.severity >= self.min_severity:
+                self._emit(out, make_alert(rule, e, loc, event_json=event_json))
             for corr in self._corr_by_base.get(rule.id, ()):
-                self._correlate(corr, e, loc, out)
+                self._correlate(corr, e, loc, out, ts)
         return out
 
     def _emit(self, out: list[Alert], alert: Alert) -> None:
@@ -344,15 +383,19 @@ class Detector:
             self.max_severity = alert.severity
         out.append(alert)
 
-    def _correlate(self, corr: Rule, e: AuditEvent, loc: Location | None, out: list[Alert]) -> None:
+    def _correlate(
+        self, corr: Rule, e: AuditEvent, loc: Location | None, out: list[Alert], ts: float | None = None
+    ) -> None:
         c = corr.correlation
         assert c is not None
         getters = self._group_getters.get(corr.id)
         if getters is None:
             getters = self._group_getters[corr.id] = [fields.getter(f) for f in c.group_by]
         group = tuple(",".join(str(v) for v in (g(e) or [])) for g in getters)
-        t = parse_time(e.received)
-        now = t.timestamp() if t is not None else 0.0
+        if ts is None:
+            t = parse_time(e.received)
+            ts = t.timestamp() if t is not None else 0.0
+        now = ts
         win = self._windows.setdefault((corr.id, group), deque())
         win.append(now)
         while win and now - win[0] > c.timespan:

@@ -422,20 +422,20 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
         if len({k.eq_field for k in kids}) == 1 and kids[0].eq_field is not None:
             # pySigma expands a value list into an OR of tests on one field: test them at once.
             name = kids[0].eq_field
-            pats: tuple[tuple[str, Any], ...] = tuple(p for k in kids for p in k.str_pats)
-            wants = frozenset(v for kind, v in pats if kind == "eq")
-            all_eq = all(kind == "eq" for kind, _ in pats)
+            or_pats: tuple[tuple[str, Any], ...] = tuple(p for k in kids for p in k.str_pats)
+            wants = frozenset(v for kind, v in or_pats if kind == "eq")
+            all_eq = all(kind == "eq" for kind, _ in or_pats)
             merged_needles: tuple[bytes, ...] | None = None
             if all(k.needles is not None for k in kids):
                 merged_needles = tuple(dict.fromkeys(n for k in kids for n in k.needles or ()))
             return _Compiled(
-                _str_leaf(fields.getter(name), pats),
+                _str_leaf(fields.getter(name), or_pats),
                 merged_needles,
                 body,
                 max(k.rank for k in kids),
                 {name: wants} if name in INDEX_FIELDS and all_eq else {},
                 name,
-                pats,
+                or_pats,
             )
         common = set.intersection(*(set(k.keys) for k in kids)) if kids else set()
         or_keys = {f: frozenset().union(*(k.keys[f] for k in kids)) for f in common}

@@ -24,7 +24,8 @@ from typing import Any
 import msgspec
 import msgspec.structs
 
-from kapsec.auditlog.event import AuditEvent, decode_event, encode_event
+from kapsec.auditlog.detect import event_part_of
+from kapsec.auditlog.event import AuditEvent, decode_event, encode_event, parse_time
 from kapsec.auditlog.reader import (
     Location,
     ReadStats,
@@ -38,6 +39,7 @@ from kapsec.errors import InputError
 
 CHUNK = 8 * 1024 * 1024
 _EMPTY = msgspec.Raw()
+_enc = msgspec.json.Encoder()
 #: Below this much input a single process is faster than starting workers.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 
@@ -195,6 +197,11 @@ def _scan_line(  # noqa: PLR0917 - the hot loop passes its state positionally
         if r is not None:
             if strip:
                 ev = msgspec.structs.replace(ev, requestObject=_EMPTY, responseObject=_EMPTY)
+            if strip:
+                # Detect: also the alert's event part and the time, so the parent only
+                # de-duplicates, correlates and writes.
+                t = parse_time(ev.received)
+                r = (r, _enc.encode(event_part_of(ev)), t.timestamp() if t is not None else 0.0)
             # The event itself, not the line: a line may hold several (an EventList).
             out.append((i, encode_event(ev), r))
     return out

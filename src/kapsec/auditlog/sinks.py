@@ -41,9 +41,28 @@ SD_ID = "kapsec@32473"
 _enc = msgspec.json.Encoder()
 
 
+_prefixes: dict[tuple[str, str, str, str, tuple[str, ...]], bytes] = {}
+
+
 def alert_json(alert: Alert) -> str:
-    """One alert as compact JSON (msgspec: the hot path when a log raises many alerts)."""
-    return _enc.encode(alert.to_dict()).decode()
+    """One alert as compact JSON (the hot path when a log raises many alerts): the rule part is
+    encoded once per rule, the event part by the worker that matched the event."""
+    if not alert.event_json or alert.detail:
+        return _enc.encode(alert.to_dict()).decode()
+    key = (alert.rule_id, alert.title, alert.severity.label, alert.confidence, alert.mitre)
+    prefix = _prefixes.get(key)
+    if prefix is None:
+        head = {
+            "rule": key[0],
+            "title": key[1],
+            "severity": key[2],
+            "confidence": key[3],
+            "mitre": list(key[4]),
+        }
+        prefix = _prefixes[key] = _enc.encode(head)[:-1] + b","
+    loc = alert.location
+    tail = _enc.encode({"file": loc.file if loc else None, "line": loc.line if loc else None})
+    return (prefix + alert.event_json[1:-1] + b"," + tail[1:]).decode()
 
 
 def _sd_escape(value: str) -> str:

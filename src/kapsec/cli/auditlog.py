@@ -561,8 +561,12 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
                 sys.stdout.flush()
         else:
             spec = DetectSpec(tuple(rule_dirs), tuple(only))
-            for ev, loc, hits in scan(paths, spec, stats, jobs=opts["jobs"], extra=blind_extra):
-                deliver(det.feed_hits(ev, loc, hits))
+            for ev, loc, found in scan(paths, spec, stats, jobs=opts["jobs"], extra=blind_extra):
+                if isinstance(found, tuple) and len(found) == 3 and isinstance(found[1], bytes):
+                    hits, event_json, ts = found  # from a worker process
+                    deliver(det.feed_hits(ev, loc, hits, event_json, ts))
+                else:
+                    deliver(det.feed_hits(ev, loc, found))
     finally:
         for s in sinks:
             s.close()
