@@ -40,7 +40,7 @@ OPERATORS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "flag_bool": (frozenset({"flag", "expect"}), frozenset()),
     "flag_set": (frozenset({"flags"}), frozenset()),
     "flag_unset": (frozenset({"flag"}), frozenset()),
-    "flag_int_gte": (frozenset({"flag", "min"}), frozenset()),
+    "flag_int_gte": (frozenset({"flag", "min"}), frozenset({"skip_when"})),
     "plugin_on": (frozenset({"plugin"}), frozenset({"absent"})),
     "plugin_off": (frozenset({"plugin"}), frozenset()),
     "authz_includes": (frozenset({"mode"}), frozenset()),
@@ -181,6 +181,15 @@ def parse_check(m: Any, file: str, valid_predicates: frozenset[str] | None = Non
     lacking = sorted(need - set(args))
     if lacking:
         raise _fail(f"{op} needs {lacking[0]!r}", file, args.line, f"rule.{op}")
+    if "skip_when" in args:
+        sw = args["skip_when"]
+        if not isinstance(sw, dict) or set(sw) != {"flag", "value", "reason"}:
+            raise _fail(
+                "skip_when needs exactly flag, value and reason",
+                file,
+                args.key_line("skip_when"),
+                f"rule.{op}.skip_when",
+            )
     if op == "predicate" and valid_predicates is not None and args["name"] not in valid_predicates:
         raise _fail(f"unknown predicate {args['name']!r}", file, args.key_line("name"), "rule.predicate.name")
     if op == "file_mode":

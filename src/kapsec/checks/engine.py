@@ -65,6 +65,9 @@ def _flag_int_gte(check: Check, ctx: ScanContext) -> Outcome:
     flag, minimum = str(check.rule.args["flag"]), int(check.rule.args["min"])
     cfg = ctx.config
     ev = cfg.evidence(flag)
+    skip_when = check.rule.args.get("skip_when")
+    if skip_when and cfg.get_str(str(skip_when["flag"])) == str(skip_when["value"]):
+        return Outcome(Status.SKIP, str(skip_when["reason"]), cfg.evidence(str(skip_when["flag"])))
     if not cfg.is_set(flag):
         return Outcome(
             Status.FAIL, f"--{flag} is not set (default {cfg.raw(flag) or '0'}); expected >= {minimum}", ev
