@@ -121,6 +121,13 @@ def test_a_minimal_check_loads() -> None:
             "cis-1.8, cis-1.9, cis-1.10, cis-1.11, cis-1.12",
         ),
         (
+            (
+                "{flag_unset: {flag: token-auth-file}}",
+                "{flag_int_gte: {flag: x, min: 1, skip_when: {flag: y}}}",
+            ),
+            "t.yaml:8: rule.flag_int_gte.skip_when: skip_when needs exactly flag, value and reason",
+        ),
+        (
             ("severity: low", "severity: severe"),
             "t.yaml:4: severity: unknown severity 'severe' (expected one of: info, low, medium, high, critical)",
         ),
