@@ -109,11 +109,20 @@ ACCEPTED = [
     ("authn-config-anonymous-path-no-slash", "AUTHN-001", Status.PASS),  # matches nothing: 401
     ("anonymous-auth-false-plus-authn-config-without-anonymous", "AUTHN-001", Status.PASS),  # 401 everywhere
     ("profiling-true-explicit", "API-001", Status.FAIL),
-    (
-        "anonymous-auth-true-with-AlwaysAllow",
-        "AUTHN-001",
-        Status.FAIL,
-    ),  # reset to false, but only by AlwaysAllow
+    # reset to false, but only by AlwaysAllow
+    ("anonymous-auth-true-with-AlwaysAllow", "AUTHN-001", Status.FAIL),
+    ("encryption-wildcard-star-dot-star", "ENC-002", Status.PASS),  # secrets written k8s:enc:aescbc
+    ("encryption-aescbc-key-16-bytes", "ENC-002", Status.PASS),  # AES-128 accepted and used
+    ("encryption-legacy-kind-EncryptionConfig", "ENC-002", Status.PASS),
+    ("encryption-duplicate-resource", "ENC-002", Status.PASS),  # first rule wins: aescbc
+    ("admission-podsecurity-valid-baseline", "PRIV-001", Status.PASS),  # privileged pod refused (403)
+    ("admission-podsecurity-invalid-version", "PRIV-001", Status.PASS),  # baseline:v1.99 enforced (403)
+    ("admission-podsecurity-v1beta1-config", "PRIV-001", Status.PASS),  # refused (403)
+    ("admission-podsecurity-disabled-but-configured", "PRIV-001", Status.FAIL),  # admitted (201)
+    ("authn-config-anonymous-path-wildcard", "AUTHN-001", Status.PASS),  # matches nothing: 401
+    ("authorization-mode-AlwaysAllow-only", "AUTHZ-002", Status.FAIL),
+    ("enable-admission-plugins-AlwaysAdmit", "ADM-003", Status.FAIL),
+    ("audit-policy-unknown-field-in-rule", "AUDIT-005", Status.PASS),  # accepted (lenient), events logged
 ]
 
 
