@@ -572,3 +572,16 @@ def test_bad_suppression_files_are_usage_errors(lab: Path, tmp_path: Path, text:
     sup.write_text(text)
     r = run_cli("scan", "--root", str(lab), "--suppress", str(sup))
     assert (r.code, r.stderr) == (2, f"kapsec: error: {sup}:{message}\n")
+
+
+def test_checks_can_be_named_by_cis_id(lab: Path) -> None:
+    _, report, _ = scan_json(
+        "--root", str(lab), "--check", "1.2.1", "--check", "cis-1.8:1.2.16", "--check", "FILE-001"
+    )
+    assert sorted(statuses(report)) == [
+        "API-001",
+        "AUTHN-001",
+        "FILE-001",
+    ]  # 1.2.16 in CIS 1.8 is --profiling
+    _, report, _ = scan_json("--root", str(lab), "--check", "AUTHZ", "--skip", "1.2.7")
+    assert sorted(statuses(report)) == ["AUTHZ-001", "AUTHZ-003"]

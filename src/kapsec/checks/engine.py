@@ -229,11 +229,16 @@ def select(
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
 ) -> list[Check]:
-    only_set = {s.upper() for s in only}
-    skip_set = {s.upper() for s in skip}
+    """The checks to run: ``only`` and ``skip`` take kapsec ids, id prefixes (``AUDIT``), aliases
+    and CIS ids (``1.2.1`` is the CIS 1.12 id; ``cis-1.8:1.2.16`` names another version's)."""
+    only_set = {s.strip().upper() for s in only}
+    skip_set = {s.strip().upper() for s in skip}
     out = []
     for c in checks:
         keys = {c.id, *(a.upper() for a in c.aliases)}
+        if c.cis:
+            keys.add(c.cis)
+        keys.update(f"{b}:{i}".upper() for b, i in c.benchmarks.items())
         if only_set and not (keys & only_set or any(c.id.startswith(p + "-") for p in only_set)):
             continue
         if keys & skip_set:

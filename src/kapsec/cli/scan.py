@@ -39,9 +39,11 @@ BENCHMARK_CHOICES = ("cis-1.8", "cis-1.9", "cis-1.10", "cis-1.11", "cis-1.12")
     "only",
     multiple=True,
     metavar="ID",
-    help="Only this check (or ID prefix such as AUDIT); repeatable.",
+    help="Only this check: kapsec id, id prefix (AUDIT), CIS 1.12 id (1.2.1) or cis-1.X:ID; repeatable.",
 )
-@click.option("--skip", multiple=True, metavar="ID", help="Leave out this check; repeatable.")
+@click.option(
+    "--skip", multiple=True, metavar="ID", help="Leave out this check (same forms as --check); repeatable."
+)
 @click.option(
     "--snapshot",
     metavar="FILE",
