@@ -310,3 +310,21 @@ def test_two_rotations_between_polls_are_caught_up(tmp_path: Path) -> None:
     ]
     assert f.poll_once() == []
     f.close()
+
+
+def test_follow_keeps_one_event_per_request_and_releases_401s_when_idle(tmp_path: Path) -> None:
+    live = tmp_path / "audit.log"
+    live.write_text("")
+    p = kapsec(
+        "audit-log", "query", "--follow", "--from-start", "--idle-exit", "2", "-o", "jsonl",
+        "--fields", "auditID,stage,code", str(live),
+    )  # fmt: skip
+    wait_for(live, p)
+    with live.open("a") as fh:
+        fh.writelines(LINES)
+    out, err = finish(p)
+    assert p.returncode == 0, err
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert len(rows) == 1226 - 169
+    assert len({r["auditID"] for r in rows}) == len(rows)
+    assert sum(1 for r in rows if r["code"] == 401 and r["stage"] == "ResponseStarted") == 5

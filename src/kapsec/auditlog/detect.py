@@ -286,6 +286,7 @@ class DetectStats:
     alerts: int = 0
     suppressed: int = 0
     by_rule: Counter[str] = field(default_factory=Counter)
+    by_severity: Counter[str] = field(default_factory=Counter)
     blind: Counter[str] = field(default_factory=Counter)
 
 
@@ -379,6 +380,7 @@ class Detector:
             return
         self.stats.alerts += 1
         self.stats.by_rule[alert.rule_id] += 1
+        self.stats.by_severity[alert.severity.label] += 1
         if self.max_severity is None or alert.severity > self.max_severity:
             self.max_severity = alert.severity
         out.append(alert)

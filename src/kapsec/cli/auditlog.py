@@ -533,6 +533,8 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
         for a in new:
             if out == "jsonl":
                 write(alert_json(a) + "\n")
+            elif out == "text":
+                write(_alert_text(a))  # streamed: memory does not grow with the alerts
             else:
                 alerts.append(a)
             for s in sinks:
@@ -583,19 +585,14 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
             f"kapsec: note: {rule_id} could not be evaluated on {n} event(s): the log has no request body (needs {need} level)"
         )
     threshold = parse_fail_on(opts["fail_on"])
-    failing = (
-        [a for a in alerts if threshold is not None and a.severity >= threshold] if out != "jsonl" else []
-    )
-    if out == "jsonl":
-        ctx = click.get_current_context()
-        ctx.exit(0 if follow else _exit_for_stream(det, threshold))
-    report = _alerts_report(alerts, paths, pack, det)
-    if out == "text":
-        _print_alerts(alerts, det)
-    else:
-        from kapsec.report import render
+    if out in ("jsonl", "text"):
+        if out == "text":
+            _print_totals(det)
+        click.get_current_context().exit(0 if follow else _exit_for_stream(det, threshold))
+    failing = [a for a in alerts if threshold is not None and a.severity >= threshold]
+    from kapsec.report import render
 
-        click.echo(render(report, out), nl=False)
+    click.echo(render(_alerts_report(alerts, paths, pack, det), out), nl=False)
     click.get_current_context().exit(1 if failing else 0)
 
 
@@ -641,19 +638,19 @@ def _alerts_report(alerts: list[Any], paths: Sequence[str], pack: Any, det: Any)
     )
 
 
-def _print_alerts(alerts: list[Any], det: Any) -> None:
-    for a in alerts:
-        where = f"{a.location}" if a.location else "-"
-        tech = ",".join(a.mitre) or "-"
-        click.echo(
-            f"{a.time}  {a.severity.label.upper():8} {a.rule_id}  {a.summary()}  [{tech}] auditID={a.audit_id} {where}"
-        )
-        if a.detail:
-            click.echo(f"    {a.detail}")
-    by = Counter(a.severity.label for a in alerts)
+def _alert_text(a: Any) -> str:
+    where = f"{a.location}" if a.location else "-"
+    tech = ",".join(a.mitre) or "-"
+    line = f"{a.time}  {a.severity.label.upper():8} {a.rule_id}  {a.summary()}  [{tech}] auditID={a.audit_id} {where}\n"
+    return line + (f"    {a.detail}\n" if a.detail else "")
+
+
+def _print_totals(det: Any) -> None:
+    by = det.stats.by_severity
     parts = ", ".join(f"{by[s.label]} {s.label}" for s in sorted(Severity, reverse=True) if by[s.label])
     _note(
-        f"kapsec: {len(alerts)} alert(s){': ' + parts if parts else ''}; {det.stats.events} events checked, {det.stats.suppressed} allowlisted"
+        f"kapsec: {det.stats.alerts} alert(s){': ' + parts if parts else ''}; "
+        f"{det.stats.events} events checked, {det.stats.suppressed} allowlisted"
     )
 
 
