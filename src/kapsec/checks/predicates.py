@@ -10,12 +10,14 @@ AuthenticationConfiguration and AuthorizationConfiguration are read here (see
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable
 
 from kapsec.checks.catalog import Check
 from kapsec.checks.context import LoaderFailure, Outcome, Resolved, ScanContext
 from kapsec.errors import KapsecError
 from kapsec.model.findings import Evidence, Status
+from kapsec.sources.yamlmarks import load_documents, read_text
 
 Predicate = Callable[[Check, ScanContext], Outcome]
 PREDICATES: dict[str, Predicate] = {}
@@ -377,6 +379,19 @@ def _config_file_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
         types, ev, how = authorizer_types(ctx)
         if types is None:
             out.append((how, ev))
+    adm = ctx.flag_file("admission-control-config-file")
+    if "EventRateLimit" in ctx.config.admission_plugins() and adm is not None and adm.real is not None:
+        ac, err = _admission(ctx)
+        plugins = getattr(ac, "plugins", {}) if err is None else {}
+        if "EventRateLimit" in plugins:
+            errors = event_rate_limit_errors(ctx, plugins["EventRateLimit"], adm)
+            if errors:
+                out.append(
+                    (
+                        f'admission plugin "EventRateLimit" ({adm.shown}): [{", ".join(errors)}]',
+                        ctx.config.evidence("admission-control-config-file"),
+                    )
+                )
     return out
 
 
@@ -428,6 +443,25 @@ def startup_errors_check(check: Check, ctx: ScanContext) -> Outcome:
 # ------------------------------------------------------------------ admission
 
 
+def event_rate_limit_errors(ctx: ScanContext, entry: object, admission_file: Resolved) -> list[str]:
+    """Validation errors of the EventRateLimit entry of the AdmissionConfiguration (inline or ``path:``)."""
+    from kapsec.checks.structured import validate_event_rate_limit
+
+    config = entry
+    if isinstance(entry, dict) and set(entry) == {"path"}:
+        ref = str(entry["path"] or "")
+        container_dir = posixpath.dirname(ctx.config.get_str("admission-control-config-file"))
+        target = ctx.resolve(ref if ref.startswith("/") else posixpath.join(container_dir, ref))
+        if target.real is None:
+            return [f"its path {ref}: {target.why}"]
+        try:
+            docs = load_documents(read_text(target.real, target.shown), target.shown)
+        except KapsecError as exc:
+            return [str(exc)]
+        config = docs[0] if docs else None
+    return validate_event_rate_limit(config)
+
+
 @predicate("event_rate_limit")
 def event_rate_limit(check: Check, ctx: ScanContext) -> Outcome:
     cfg = ctx.config
@@ -463,6 +497,13 @@ def event_rate_limit(check: Check, ctx: ScanContext) -> Outcome:
             cfg.evidence("admission-control-config-file"),
         )
     if "EventRateLimit" in ac.plugins:
+        errors = event_rate_limit_errors(ctx, ac.plugins["EventRateLimit"], r)
+        if errors:
+            return Outcome(
+                Status.FAIL,
+                f"the EventRateLimit configuration in {r.shown} is invalid: {'; '.join(errors)}",
+                cfg.evidence("admission-control-config-file"),
+            )
         return Outcome(
             Status.PASS,
             f"EventRateLimit is enabled and configured in {r.shown}",

@@ -157,3 +157,53 @@ def load_authorization_config(path: str, shown: str | None = None) -> Authorizat
         types.append(t)
         names.append(n)
     return AuthorizationConfig(shown, str(doc["apiVersion"]), tuple(types), tuple(names))
+
+
+# ---------------------------------------------------------------- EventRateLimit configuration
+# plugin/pkg/admission/eventratelimit/apis/eventratelimit/validation/validation.go
+
+ERL_GROUP_VERSION = "eventratelimit.admission.k8s.io/v1alpha1"
+ERL_LIMIT_TYPES = ("Namespace", "Server", "SourceAndObject", "User")
+
+
+def _go(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def validate_event_rate_limit(config: Any) -> list[str]:
+    """The errors ``ValidateConfiguration`` reports for an EventRateLimit Configuration."""
+    if not isinstance(config, Mapping):
+        return [f"configuration must be an object, not {_go(config)}"]
+    errors: list[str] = []
+    api = config.get("apiVersion")
+    if api is not None and (api != ERL_GROUP_VERSION or config.get("kind") != "Configuration"):
+        errors.append(f'no kind "{config.get("kind")}" is registered for version "{api}"')
+        return errors
+    limits = config.get("limits")
+    if not isinstance(limits, list) or not limits:
+        errors.append(f"limits: Invalid value: {_go(limits)}: must not be empty")
+        return errors
+    for i, limit in enumerate(limits):
+        where = f"limits[{i}]"
+        if not isinstance(limit, Mapping):
+            errors.append(f"{where}: Invalid value: {_go(limit)}: must be an object")
+            continue
+        kind = limit.get("type")
+        if kind not in ERL_LIMIT_TYPES:
+            supported = ", ".join(f'"{t}"' for t in ERL_LIMIT_TYPES)
+            errors.append(f"{where}.type: Unsupported value: {_go(kind)}: supported values: {supported}")
+        for key in ("burst", "qps"):
+            value = limit.get(key, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                errors.append(f"{where}.{key}: Invalid value: {_go(value)}: must be positive")
+        if kind != "Server":
+            size = limit.get("cacheSize", 0)
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                errors.append(f"{where}.cacheSize: Invalid value: {_go(size)}: must not be negative")
+    return errors
