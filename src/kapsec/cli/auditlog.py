@@ -19,13 +19,6 @@ from kapsec.cli.common import fail_on_option, parse_fail_on
 from kapsec.errors import KapsecError, UsageError
 from kapsec.model.findings import Severity
 
-LOG_HELP = (
-    "LOG is a file as --audit-log-path writes it (JSON lines; v1 or v1beta1 Events), an EventList, "
-    "a .gz file, a directory or glob of a rotated set (read oldest first), GKE/AKS/CloudWatch "
-    "exports, or '-' for stdin (the default)."
-)
-
-
 def _note(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -114,6 +107,10 @@ def _follow_events(
 @click.group("audit-log")
 def audit_log() -> None:
     """Query, summarise and run detections over Kubernetes audit logs, at the speed of grep.
+
+    LOG is a file as --audit-log-path writes it (JSON lines; v1 or v1beta1 Events), an
+    EventList, a .gz file, a directory or glob of a rotated set (read oldest first), GKE, AKS or
+    CloudWatch exports, or '-' for stdin (the default).
 
     \b
     Exit codes: 0 ok (detect: no alert at or above --fail-on); 1 detect raised alerts at or
