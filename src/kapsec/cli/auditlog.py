@@ -19,6 +19,7 @@ from kapsec.cli.common import fail_on_option, parse_fail_on
 from kapsec.errors import KapsecError, UsageError
 from kapsec.model.findings import Severity
 
+
 def _note(msg: str) -> None:
     click.echo(msg, err=True)
 
