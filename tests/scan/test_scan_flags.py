@@ -513,3 +513,21 @@ def test_k3s_log_line_as_command_line() -> None:
     assert c.get_int("secure-port") == 6444
     assert c.last("secure-port").loc == Location("k3s.log", 2)  # type: ignore[union-attr]
     assert problems(c) == []
+
+
+def test_symlinks_in_a_node_copy_resolve_inside_the_copy(tmp_path: Path) -> None:
+    from kapsec.checks.context import under_root
+
+    root = tmp_path / "node"
+    (root / "etc/kubernetes/pki").mkdir(parents=True)
+    (root / "srv/pki").mkdir(parents=True)
+    (root / "srv/pki/ca.crt").write_text("x")
+    (root / "etc/kubernetes/pki/ca.crt").symlink_to("/srv/pki/ca.crt")  # absolute: means the node's /srv
+    (root / "etc/kubernetes/pki/rel.crt").symlink_to("../../../srv/pki/ca.crt")
+    (root / "etc/kubernetes/pki/escape.crt").symlink_to("../../../../../../../../etc/hostname")
+    (root / "loop").symlink_to("/loop")
+    assert under_root(str(root), "/etc/kubernetes/pki/ca.crt") == str(root / "srv/pki/ca.crt")
+    assert under_root(str(root), "/etc/kubernetes/pki/rel.crt") == str(root / "srv/pki/ca.crt")
+    assert under_root(str(root), "/etc/kubernetes/pki/escape.crt") == str(root / "etc/hostname")
+    assert under_root(str(root), "/etc/kubernetes/pki/none.crt") == str(root / "etc/kubernetes/pki/none.crt")
+    assert under_root(str(root), "/loop/x").startswith(str(root))

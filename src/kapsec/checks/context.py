@@ -78,7 +78,7 @@ class ScanContext:
     def node_real(self, node_path: str) -> str:
         """Where a path on the node is read from (under --root when given)."""
         if self.root is not None:
-            return os.path.join(self.root, node_path.lstrip("/"))
+            return under_root(self.root, node_path)
         proc_root = self.config.extra.get("proc_root")
         if proc_root and os.access(str(proc_root), os.R_OK | os.X_OK):
             return f"{proc_root}{node_path}"
@@ -244,6 +244,30 @@ def _parse_sibling(shown: str, real: str, component: str) -> Sibling | Resolved:
             )
             return Sibling(shown, real, flags, run_as if isinstance(run_as, int) else None, hostpaths)
     return Resolved(shown, None, f"{shown}: no {component} container in it")
+
+
+def under_root(root: str, node_path: str, max_links: int = 40) -> str:
+    """``node_path`` inside the filesystem copy at ``root``, following symbolic links as the node
+    would: an absolute link target is taken from ``root`` too, never from this machine."""
+    parts = [p for p in node_path.split("/") if p and p != "."]
+    resolved: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        if os.path.islink(candidate) and links < max_links:
+            links += 1
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
 
 
 def lstat(path: str) -> os.stat_result | None:

@@ -65,7 +65,8 @@ def _walk(ctx: ScanContext, node_dir: str, suffix: str | None, include_dirs: boo
             out.append(Target(node_base, dirpath))
         for f in sorted(filenames):
             if suffix is None or f.endswith(suffix):
-                out.append(Target(posixpath.join(node_base, f), os.path.join(dirpath, f)))
+                node_file = posixpath.join(node_base, f)
+                out.append(Target(node_file, ctx.node_real(node_file)))
     if not out:
         return f"no {suffix or ''} files under {node_dir}".replace("  ", " ")
     return out
