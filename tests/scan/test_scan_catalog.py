@@ -62,6 +62,8 @@ def test_ids_are_unique_and_grouped_by_prefix() -> None:
 def test_every_check_is_documented() -> None:
     for c in load_catalog():
         assert c.doc["checks"], c.id
+        assert c.references, c.id
+        assert all(r.startswith("https://") for r in c.references), c.id
         assert c.rationale, c.id
         assert c.remediation, c.id
 
