@@ -343,3 +343,16 @@ def test_parallel_reports_malformed_lines_with_their_true_line(
     r = run_cli("audit-log", "query", str(p), "--count", "--stage", "all", "--jobs", "2")
     assert r.stdout == "1225\n"
     assert f"kapsec: warning: {p}:901: skipped malformed line: invalid JSON" in r.stderr
+
+
+def test_rules_export_elasticsearch_field_prefix_pipeline() -> None:
+    r = run_cli(
+        "audit-log", "rules", "export", "--backend", "elasticsearch", "--only", "token-request",
+        "--field-prefix", "kubernetes.audit.",
+    )  # fmt: skip
+    assert r.code == 0
+    assert r.stdout.splitlines()[1].startswith(
+        "kubernetes.audit.objectRef.resource:serviceaccounts AND kubernetes.audit.objectRef.subresource:token"
+    )
+    r = run_cli("audit-log", "rules", "export", "--backend", "loki", "--field-prefix", "x.")
+    assert (r.code, r.stderr) == (2, "kapsec: error: --field-prefix applies to the elasticsearch backend\n")

@@ -96,6 +96,10 @@ class AuditEvent(msgspec.Struct, omit_defaults=True):
         return not is_absent(self.requestObject)
 
     @property
+    def has_response_object(self) -> bool:
+        return not is_absent(self.responseObject)
+
+    @property
     def decision(self) -> str:
         return self.annotations.get("authorization.k8s.io/decision", "")
 

@@ -48,6 +48,26 @@ def _loki_pipeline(stream: dict[str, str]) -> Any:
     )
 
 
+def _es_pipeline(prefix: str) -> Any:
+    """Field names as an ingest pipeline stores them: Elastic's Kubernetes integration nests the
+    audit event under ``kubernetes.audit.`` (``--field-prefix kubernetes.audit.``)."""
+    from sigma.processing.conditions import LogsourceCondition
+    from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+    from sigma.processing.transformations import AddFieldnamePrefixTransformation
+
+    return ProcessingPipeline(
+        name="kapsec Kubernetes audit field prefix",
+        priority=20,
+        items=[
+            ProcessingItem(
+                identifier="kapsec_es_prefix",
+                transformation=AddFieldnamePrefixTransformation(prefix),
+                rule_conditions=[LogsourceCondition(product="kubernetes", service="audit")],
+            )
+        ],
+    )
+
+
 def _rule_id(rule: Any) -> str:
     return str(getattr(rule, "name", None) or getattr(rule, "id", None) or getattr(rule, "title", "?"))
 
@@ -60,6 +80,7 @@ def export(
     only: Sequence[str] = (),
     index: str = "kubernetes-audit-*",
     loki_stream: dict[str, str] | None = None,
+    field_prefix: str = "",
 ) -> tuple[str, list[tuple[str, str]]]:
     """(converted text, [(rule id, why it was skipped)])."""
     pack = load_pack(rule_dirs, only=only)
@@ -67,8 +88,11 @@ def export(
     if backend == "elasticsearch":
         from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
 
-        b: Any = LuceneBackend(collect_errors=True, index_names=[index])
+        pipeline = _es_pipeline(field_prefix) if field_prefix else None
+        b: Any = LuceneBackend(processing_pipeline=pipeline, collect_errors=True, index_names=[index])
     elif backend == "loki":
+        if field_prefix:
+            raise UsageError("--field-prefix applies to the elasticsearch backend")
         from sigma.backends.loki import LogQLBackend
 
         b = LogQLBackend(

@@ -717,7 +717,15 @@ def rules_list(rule_dirs: Sequence[str], only: Sequence[str], output: str) -> No
     show_default=True,
     help="Elasticsearch index pattern (kibana/dsl formats).",
 )
-def rules_export(rule_dirs: Sequence[str], only: Sequence[str], backend: str, fmt: str, index: str) -> None:
+@click.option(
+    "--field-prefix",
+    default="",
+    metavar="PREFIX",
+    help="Elasticsearch: prefix every field (kubernetes.audit. for Elastic's Kubernetes integration).",
+)
+def rules_export(  # noqa: PLR0917 - one parameter per option
+    rule_dirs: Sequence[str], only: Sequence[str], backend: str, fmt: str, index: str, field_prefix: str
+) -> None:
     """Convert the pack with pySigma's backends, so a SIEM runs the same detections.
 
     Elasticsearch gets Lucene queries over the audit event fields as they are indexed
@@ -727,7 +735,9 @@ def rules_export(rule_dirs: Sequence[str], only: Sequence[str], backend: str, fm
     """
     from kapsec.auditlog.export import export
 
-    text, skipped = export(backend, fmt, rule_dirs=rule_dirs, only=only, index=index)
+    text, skipped = export(
+        backend, fmt, rule_dirs=rule_dirs, only=only, index=index, field_prefix=field_prefix
+    )
     click.echo(text, nl=not text.endswith("\n"))
     for rule_id, why in skipped:
         _note(f"kapsec: warning: {rule_id}: not exported: {why}")
