@@ -352,7 +352,7 @@ def test_rules_export_elasticsearch_field_prefix_pipeline() -> None:
     )  # fmt: skip
     assert r.code == 0
     assert r.stdout.splitlines()[1].startswith(
-        "kubernetes.audit.objectRef.resource:serviceaccounts AND kubernetes.audit.objectRef.subresource:token"
+        "(kubernetes.audit.objectRef.resource:serviceaccounts AND kubernetes.audit.objectRef.subresource:token"
     )
     r = run_cli("audit-log", "rules", "export", "--backend", "loki", "--field-prefix", "x.")
     assert (r.code, r.stderr) == (2, "kapsec: error: --field-prefix applies to the elasticsearch backend\n")
