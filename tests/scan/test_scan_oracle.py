@@ -161,7 +161,12 @@ def measured_verdict(case: dict[str, Any]) -> Status:
 def test_anonymous_check_agrees_with_the_measured_matrix(case: dict[str, Any], tmp_path: Path) -> None:
     for f in HEALTH.glob("authn-*.yaml"):
         (tmp_path / f.name).write_text(f.read_text())
-    flags = ["--etcd-servers=http://127.0.0.1:22379", "--authorization-mode=Node,RBAC"]
+    flags = [
+        "--etcd-servers=http://127.0.0.1:22379",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        "--service-account-signing-key-file=pki/sa.key",
+        "--authorization-mode=Node,RBAC",
+    ]
     for w in case["flags"]:
         name, _, value = w.partition("=")
         flags.append(f"{name}={tmp_path / value}" if name == "--authentication-config" else w)

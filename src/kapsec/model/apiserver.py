@@ -565,6 +565,28 @@ def validate(cfg_occ: Sequence[FlagOccurrence], cfg: ApiServerConfig) -> list[Fl
                 )
             )
 
+    # service accounts (pkg/kubeapiserver/options/authentication.go Validate, 1.20+)
+    if minor >= 20:
+        issuers = [x for x in cfg.get_list("service-account-issuer") if x]
+        if not issuers:
+            out.append(
+                FlagProblem(
+                    "invalid",
+                    "service-account-issuer",
+                    "service-account-issuer is a required flag",
+                    Location(cfg.file),
+                )
+            )
+        if not issuers or not cfg.get_str("service-account-signing-key-file"):
+            out.append(
+                FlagProblem(
+                    "invalid",
+                    "service-account-signing-key-file",
+                    "--service-account-signing-key-file and --service-account-issuer are required flags",
+                    Location(cfg.file),
+                )
+            )
+
     # etcd (staging/.../server/options/etcd.go Validate)
     if not [x for x in cfg.get_list("etcd-servers") if x]:
         out.append(
