@@ -38,7 +38,7 @@ from kapsec.auditlog.reader import (
 from kapsec.errors import InputError
 
 CHUNK = 8 * 1024 * 1024
-_EMPTY = msgspec.Raw()
+_NULL = msgspec.Raw(b"null")
 _enc = msgspec.json.Encoder()
 #: Below this much input a single process is faster than starting workers.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
@@ -196,14 +196,15 @@ def _scan_line(  # noqa: PLR0917 - the hot loop passes its state positionally
         r = evaluate(ev)
         if r is not None:
             if strip:
-                ev = msgspec.structs.replace(ev, requestObject=_EMPTY, responseObject=_EMPTY)
-            if strip:
-                # Detect: also the alert's event part and the time, so the parent only
-                # de-duplicates, correlates and writes.
+                # Detect: bodies dropped (written as null), and also the alert's event part and
+                # the time, so that the parent only de-duplicates, correlates and writes.
                 t = parse_time(ev.received)
                 r = (r, _enc.encode(event_part_of(ev)), t.timestamp() if t is not None else 0.0)
+                raw_ev = _enc.encode(msgspec.structs.replace(ev, requestObject=_NULL, responseObject=_NULL))
+            else:
+                raw_ev = encode_event(ev)
             # The event itself, not the line: a line may hold several (an EventList).
-            out.append((i, encode_event(ev), r))
+            out.append((i, raw_ev, r))
     return out
 
 
