@@ -84,6 +84,7 @@ def load_authentication_config(path: str, shown: str | None = None) -> Authentic
             file=shown,
             line=line,
         )
+    errors: list[str] = []
     anonymous = None
     if anon_raw is not None:
         if not isinstance(anon_raw, Mapping):
@@ -92,23 +93,130 @@ def load_authentication_config(path: str, shown: str | None = None) -> Authentic
         conds = [
             c.get("path", "") if isinstance(c, Mapping) else "" for c in anon_raw.get("conditions") or []
         ]
-        if conds and not enabled:
-            shown_conds = json.dumps([{"Path": p} for p in conds], separators=(",", ":"))
-            raise ValidationError(
-                f"invalid authentication configuration: anonymous.conditions: Invalid value: {shown_conds}: "
-                "enabled should be set to true when conditions are defined",
-                file=shown,
-            )
         anonymous = Anonymous(enabled, tuple(str(p) for p in conds))
-    issuers = []
-    for j in doc.get("jwt") or []:
-        if isinstance(j, Mapping) and isinstance(j.get("issuer"), Mapping):
-            issuers.append(str(j["issuer"].get("url", "")))
+    jwt = doc.get("jwt") or []
+    if not isinstance(jwt, list):
+        raise ValidationError("jwt must be a list", file=shown, field="jwt")
+    issuers: list[str] = []
+    seen_urls: set[str] = set()
+    seen_discovery: set[str] = set()
+    for i, j in enumerate(jwt):
+        where = f"jwt[{i}]"
+        j = j if isinstance(j, Mapping) else {}
+        errors.extend(_jwt_errors(j, where))
+        issuer = _obj(j.get("issuer"))
+        url = str(issuer.get("url") or "")
+        if url in seen_urls:
+            errors.append(f"{where}.issuer.url: Duplicate value: {_go(url)}")
+        seen_urls.add(url)
+        disc = str(issuer.get("discoveryURL") or "")
+        if disc:
+            if disc in seen_discovery:
+                errors.append(f"{where}.issuer.discoveryURL: Duplicate value: {_go(disc)}")
+            seen_discovery.add(disc)
+        issuers.append(url)
+    if anonymous is not None and anonymous.conditions and not anonymous.enabled:
+        shown_conds = json.dumps([{"Path": p} for p in anonymous.conditions], separators=(",", ":"))
+        errors.append(
+            f"anonymous.conditions: Invalid value: {shown_conds}: enabled should be set to true when conditions are defined"
+        )
+    if errors:
+        raise ValidationError(f"invalid authentication configuration: {_aggregate(errors)}", file=shown)
     return AuthenticationConfig(shown, str(doc["apiVersion"]), anonymous, tuple(issuers))
 
 
-_AUTHZ_TYPES = ("Node", "RBAC", "Webhook", "AlwaysAllow", "AlwaysDeny")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _aggregate(errors: list[str]) -> str:
+    """``field.ErrorList.ToAggregate().Error()``: one error alone, several in brackets."""
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+
+
+def _url_errors(url: str, where: str) -> list[str]:
+    from urllib.parse import urlsplit
+
+    out = []
+    try:
+        u = urlsplit(url)
+    except ValueError as exc:
+        return [f"{where}: Invalid value: {_go(url)}: {exc}"]
+    if u.scheme != "https":
+        out.append(f"{where}: Invalid value: {_go(url)}: URL scheme must be https")
+    if u.username is not None or u.password is not None:
+        out.append(f"{where}: Invalid value: {_go(url)}: URL must not contain a username or password")
+    if u.query:
+        out.append(f"{where}: Invalid value: {_go(url)}: URL must not contain a query")
+    if u.fragment:
+        out.append(f"{where}: Invalid value: {_go(url)}: URL must not contain a fragment")
+    return out
+
+
+def _jwt_errors(j: Mapping[str, Any], where: str) -> list[str]:
+    """validateJWTAuthenticator, without the CEL expression compilation."""
+    out: list[str] = []
+    issuer = _obj(j.get("issuer"))
+    url = str(issuer.get("url") or "")
+    if not url:
+        out.append(f"{where}.issuer.url: Required value")
+    else:
+        out.extend(_url_errors(url, f"{where}.issuer.url"))
+    disc = str(issuer.get("discoveryURL") or "")
+    if disc:
+        if url and url.rstrip("/") == disc.rstrip("/"):
+            out.append(
+                f"{where}.issuer.discoveryURL: Invalid value: {_go(disc)}: discoveryURL must be different from URL"
+            )
+        out.extend(_url_errors(disc, f"{where}.issuer.discoveryURL"))
+    audiences = issuer.get("audiences") or []
+    policy = str(issuer.get("audienceMatchPolicy") or "")
+    apath = f"{where}.issuer.audiences"
+    if not isinstance(audiences, list) or not audiences:
+        out.append(f"{apath}: Required value: at least one {apath} is required")
+    else:
+        seen: set[str] = set()
+        for k, aud in enumerate(audiences):
+            if not aud:
+                out.append(f"{apath}[{k}]: Required value")
+            if aud in seen:
+                out.append(f"{apath}[{k}]: Duplicate value: {_go(aud)}")
+            seen.add(aud)
+        ppath = f"{where}.issuer.audienceMatchPolicy"
+        if len(audiences) > 1 and policy != "MatchAny":
+            out.append(
+                f"{ppath}: Invalid value: {_go(policy)}: audienceMatchPolicy must be MatchAny for multiple audiences"
+            )
+        if len(audiences) == 1 and policy not in ("", "MatchAny"):
+            out.append(
+                f"{ppath}: Invalid value: {_go(policy)}: audienceMatchPolicy must be empty or MatchAny for single audience"
+            )
+    mappings = _obj(j.get("claimMappings"))
+    for key, required in (("username", True), ("groups", False)):
+        m = _obj(mappings.get(key))
+        mpath = f"{where}.claimMappings.{key}"
+        claim, expr = str(m.get("claim") or ""), str(m.get("expression") or "")
+        if claim and expr:
+            out.append(f'{mpath}: Invalid value: "": claim and expression can\'t both be set')
+        elif not claim and not expr and required:
+            out.append(f"{mpath}: Required value: claim or expression is required")
+        elif expr and "prefix" in m:
+            out.append(
+                f"{mpath}.prefix: Invalid value: {_go(m.get('prefix'))}: may not be specified when expression is set"
+            )
+        elif claim and "prefix" not in m:
+            out.append(
+                f"{mpath}.prefix: Required value: prefix is required when claim is set. "
+                "It can be set to an empty string to disable prefixing"
+            )
+    uid = _obj(mappings.get("uid"))
+    if uid.get("claim") and uid.get("expression"):
+        out.append(f'{where}.claimMappings.uid: Invalid value: "": claim and expression can\'t both be set')
+    return out
+
+
+_AUTHZ_TYPES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC", "Webhook")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def load_authorization_config(path: str, shown: str | None = None) -> AuthorizationConfig:
@@ -122,41 +230,125 @@ def load_authorization_config(path: str, shown: str | None = None) -> Authorizat
             line=doc.key_line(bad),
         )
     authorizers = doc.get("authorizers") or []
+    errors: list[str] = []
     if not isinstance(authorizers, list) or not authorizers:
-        raise ValidationError(
-            "authorizers: Required value: at least one authorization mode must be defined", file=shown
-        )
+        errors.append("authorizers: Required value: at least one authorization mode must be defined")
+        authorizers = []
     types: list[str] = []
     names: list[str] = []
     for i, a in enumerate(authorizers):
         where = f"authorizers[{i}]"
-        if not isinstance(a, Mapping):
-            raise ValidationError(f"{where} must be an object", file=shown)
-        t = str(a.get("type", ""))
-        n = str(a.get("name", ""))
+        a = _obj(a)
+        t = str(a.get("type") or "")
+        n = str(a.get("name") or "")
+        if not t:
+            errors.append(f"{where}.type: Required value")
+            continue
         if t not in _AUTHZ_TYPES:
-            raise ValidationError(
-                f'{where}.type: Unsupported value: "{t}": supported values: {", ".join(_AUTHZ_TYPES)}',
-                file=shown,
-            )
+            supported = ", ".join(f'"{x}"' for x in _AUTHZ_TYPES)
+            errors.append(f"{where}.type: Unsupported value: {_go(t)}: supported values: {supported}")
+            continue
         if t in types and t != "Webhook":
-            raise ValidationError(f'{where}.type: Duplicate value: "{t}"', file=shown)
-        if not n:
-            raise ValidationError(f"{where}.name: Required value", file=shown)
-        if not _DNS_LABEL.match(n):
-            raise ValidationError(f'{where}.name: Invalid value: "{n}": must be a DNS label', file=shown)
-        if n in names:
-            raise ValidationError(f'{where}.name: Duplicate value: "{n}"', file=shown)
-        if t == "Webhook" and not isinstance(a.get("webhook"), Mapping):
-            raise ValidationError(f"{where}.webhook: Required value: required when type=Webhook", file=shown)
-        if t != "Webhook" and a.get("webhook") is not None:
-            raise ValidationError(
-                f"{where}.webhook: Invalid value: non-null webhook config is only allowed with type Webhook",
-                file=shown,
-            )
+            errors.append(f"{where}.type: Duplicate value: {_go(t)}")
+            continue
         types.append(t)
+        if not n:
+            errors.append(f"{where}.name: Required value")
+        elif n in names:
+            errors.append(f"{where}.name: Duplicate value: {_go(n)}")
+        elif len(n) > 253 or not _DNS_SUBDOMAIN.match(n):
+            errors.append(
+                f"{where}.name: Invalid value: {_go(n)}: authorizer name is invalid: a lowercase RFC 1123 subdomain "
+                "must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character"
+            )
         names.append(n)
+        if t == "Webhook":
+            if a.get("webhook") is None:
+                errors.append(f"{where}.webhook: Required value: required when type=Webhook")
+                continue
+            errors.extend(_webhook_errors(_obj(a.get("webhook")), where))
+        elif a.get("webhook") is not None:
+            errors.append(
+                f'{where}.webhook: Invalid value: "non-null": may only be specified when type=Webhook'
+            )
+    if errors:
+        raise ValidationError(f"invalid authorization configuration: {_aggregate(errors)}", file=shown)
     return AuthorizationConfig(shown, str(doc["apiVersion"]), tuple(types), tuple(names))
+
+
+def _webhook_errors(w: Mapping[str, Any], where: str) -> list[str]:
+    """ValidateWebhookConfiguration, without the CEL match-condition compilation."""
+    from kapsec.model.goparse import GoParseError, parse_duration_ns
+
+    out: list[str] = []
+
+    def duration(key: str) -> int | None:
+        raw = w.get(key)
+        if raw in (None, ""):
+            return 0
+        try:
+            return parse_duration_ns(str(raw))
+        except GoParseError:
+            out.append(f"{where}.{key}: Invalid value: {_go(raw)}: not a duration")
+            return None
+
+    timeout = duration("timeout")
+    if timeout == 0:
+        out.append(f"{where}.timeout: Required value")
+    elif timeout is not None and not 0 < timeout <= 30 * 10**9:
+        out.append(f"{where}.timeout: Invalid value: {_go(w.get('timeout'))}: must be > 0s and <= 30s")
+    for key in ("authorizedTTL", "unauthorizedTTL"):
+        ttl = duration(key)
+        if ttl == 0:
+            out.append(f"{where}.{key}: Required value")
+        elif ttl is not None and ttl < 0:
+            out.append(f"{where}.{key}: Invalid value: {_go(w.get(key))}: must be > 0s")
+    sar = str(w.get("subjectAccessReviewVersion") or "")
+    if not sar:
+        out.append(f"{where}.subjectAccessReviewVersion: Required value")
+    elif sar not in ("v1", "v1beta1"):
+        out.append(
+            f'{where}.subjectAccessReviewVersion: Unsupported value: {_go(sar)}: supported values: "v1", "v1beta1"'
+        )
+    mc = str(w.get("matchConditionSubjectAccessReviewVersion") or "")
+    if not mc and w.get("matchConditions"):
+        out.append(
+            f"{where}.matchConditionSubjectAccessReviewVersion: Required value: required if match conditions are specified"
+        )
+    elif mc and mc != "v1":
+        out.append(
+            f'{where}.matchConditionSubjectAccessReviewVersion: Unsupported value: {_go(mc)}: supported values: "v1"'
+        )
+    policy = str(w.get("failurePolicy") or "")
+    if not policy:
+        out.append(f"{where}.failurePolicy: Required value")
+    elif policy not in ("NoOpinion", "Deny"):
+        out.append(
+            f'{where}.failurePolicy: Unsupported value: {_go(policy)}: supported values: "NoOpinion", "Deny"'
+        )
+    conn = _obj(w.get("connectionInfo"))
+    ctype = str(conn.get("type") or "")
+    kubeconfig = conn.get("kubeConfigFile")
+    if not ctype:
+        out.append(f"{where}.connectionInfo.type: Required value")
+    elif ctype == "InClusterConfig":
+        if kubeconfig is not None:
+            out.append(
+                f"{where}.connectionInfo.kubeConfigFile: Invalid value: {_go(kubeconfig)}: can only be set when type=KubeConfigFile"
+            )
+    elif ctype == "KubeConfigFile":
+        if not kubeconfig:
+            out.append(f"{where}.connectionInfo.kubeConfigFile: Required value")
+        elif not str(kubeconfig).startswith("/"):
+            out.append(
+                f"{where}.connectionInfo.kubeConfigFile: Invalid value: {_go(kubeconfig)}: must be an absolute path"
+            )
+    else:
+        out.append(
+            f'{where}.connectionInfo.type: Unsupported value: {_go(ctype)}: supported values: "InClusterConfig", "KubeConfigFile"'
+        )
+    return out
 
 
 # ---------------------------------------------------------------- EventRateLimit configuration
