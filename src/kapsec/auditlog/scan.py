@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import msgspec.structs
@@ -66,11 +66,18 @@ class DetectSpec:
     strip_bodies = True
 
     def build(self) -> tuple[Evaluator, Callable[[bytes], bool] | None, Counter[str]]:
+        from kapsec.auditlog import fields
         from kapsec.auditlog.pack import RuleIndex, load_pack
 
         pack = load_pack(self.rule_dirs, only=self.only)
         index = RuleIndex(pack.rules)
         blind: Counter[str] = Counter()
+        # base rule -> [(correlation id, getters of its group-by fields)]
+        corr: dict[str, list[tuple[str, list[fields.Getter]]]] = {}
+        for r in pack.rules:
+            if r.correlation is not None:
+                for b in r.correlation.base:
+                    corr.setdefault(b, []).append((r.id, [fields.getter(f) for f in r.correlation.group_by]))
 
         def evaluate(e: AuditEvent) -> tuple[str, ...] | None:
             hits = []
@@ -85,11 +92,30 @@ class DetectSpec:
                     hits.append(rule.id)
             return tuple(hits) if hits else None
 
+        def groups(e: AuditEvent, hits: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+            out: dict[str, tuple[str, ...]] = {}
+            for h in hits:
+                for cid, getters in corr.get(h, ()):
+                    out[cid] = tuple(",".join(str(v) for v in (g(e) or [])) for g in getters)
+            return out
+
+        _worker_state["groups"] = groups
+
         pre = needle_filter(pack.needles)
         return evaluate, pre, blind
 
 
 Spec = QuerySpec | DetectSpec
+
+
+class WorkerHit(NamedTuple):
+    """What a worker sends back for an event some rules matched."""
+
+    hits: tuple[str, ...]
+    event_json: bytes  # the alert's event part, encoded
+    ts: float  # requestReceivedTimestamp, seconds
+    audit_id: str
+    groups: dict[str, tuple[str, ...]]  # correlation id -> group-by values
 
 
 def needle_filter(needles: tuple[bytes, ...] | None) -> Callable[[bytes], bool] | None:
@@ -196,10 +222,16 @@ def _scan_line(  # noqa: PLR0917 - the hot loop passes its state positionally
         r = evaluate(ev)
         if r is not None:
             if strip:
-                # Detect: bodies dropped (written as null), and also the alert's event part and
-                # the time, so that the parent only de-duplicates, correlates and writes.
+                # Detect: bodies dropped (written as null), and also what the parent needs to
+                # de-duplicate, correlate and write without decoding the event again.
                 t = parse_time(ev.received)
-                r = (r, _enc.encode(event_part_of(ev)), t.timestamp() if t is not None else 0.0)
+                r = WorkerHit(
+                    r,
+                    _enc.encode(event_part_of(ev)),
+                    t.timestamp() if t is not None else 0.0,
+                    ev.auditID,
+                    _worker_state["groups"](ev, r),
+                )
                 raw_ev = _enc.encode(msgspec.structs.replace(ev, requestObject=_NULL, responseObject=_NULL))
             else:
                 raw_ev = encode_event(ev)
@@ -262,10 +294,13 @@ def scan(
     *,
     jobs: int = 0,
     extra: Counter[str] | None = None,
-) -> Iterator[tuple[AuditEvent, Location, Any]]:
+    decode: bool = True,
+) -> Iterator[tuple[Any, Location, Any]]:
     """Yield ``(event, location, result)`` for every event the spec matches, in file order.
 
-    ``jobs``: 0 = every core when the input is large, 1 = this process only.
+    ``jobs``: 0 = every core when the input is large, 1 = this process only. With ``decode``
+    false, events found by worker processes come as their JSON (bytes) with a
+    :class:`WorkerHit`.
     """
     files = expand_paths(paths)
     ncpu = os.cpu_count() or 1
@@ -310,5 +345,6 @@ def scan(
             hits = res.hits
             res.hits = []
             for i, raw, r in hits:
-                yield decode_event(raw), Location(path, base + i + 1), r
+                # decode=False: the caller gets the event's JSON and decodes it only if needed
+                yield (decode_event(raw) if decode else raw), Location(path, base + i + 1), r
             line_base[path] = base + res.lines

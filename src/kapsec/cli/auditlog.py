@@ -499,9 +499,10 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
       kapsec audit-log detect --follow /var/log/kubernetes/audit/audit.log --syslog tcp://siem:6514
     """
     from kapsec.auditlog.detect import Detector, load_allowlist
+    from kapsec.auditlog.event import decode_event
     from kapsec.auditlog.pack import load_pack
     from kapsec.auditlog.reader import ReadStats
-    from kapsec.auditlog.scan import DetectSpec, scan
+    from kapsec.auditlog.scan import DetectSpec, WorkerHit, scan
     from kapsec.auditlog.sinks import SyslogSink, WebhookSink, alert_json
 
     try:
@@ -561,12 +562,21 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
                 sys.stdout.flush()
         else:
             spec = DetectSpec(tuple(rule_dirs), tuple(only))
-            for ev, loc, found in scan(paths, spec, stats, jobs=opts["jobs"], extra=blind_extra):
-                if isinstance(found, tuple) and len(found) == 3 and isinstance(found[1], bytes):
-                    hits, event_json, ts = found  # from a worker process
-                    deliver(det.feed_hits(ev, loc, hits, event_json, ts))
+            # Fast path: JSON lines straight from what the workers encoded (no allowlist or
+            # sink needs the event itself).
+            fast = out == "jsonl" and not sinks and not allow
+            for item, loc, found in scan(
+                paths, spec, stats, jobs=opts["jobs"], extra=blind_extra, decode=False
+            ):
+                if isinstance(found, WorkerHit):
+                    if fast:
+                        for line in det.feed_fast(item, loc, *found):
+                            write(line + "\n")
+                    else:
+                        ev = decode_event(item)
+                        deliver(det.feed_hits(ev, loc, found.hits, found.event_json, found.ts))
                 else:
-                    deliver(det.feed_hits(ev, loc, found))
+                    deliver(det.feed_hits(item, loc, found))
     finally:
         for s in sinks:
             s.close()
