@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DATA
+from helpers import DATA, run_cli
 from kapsec.auditpolicy import PolicyDecodeError, load_policy_file, load_policy_text
 from kapsec.auditpolicy.loader import server_warning
 from kapsec.errors import InputError
@@ -167,3 +167,14 @@ def test_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_policy_file(tmp_path / "bin.yaml")
     assert info.value.message == "not UTF-8 text (byte 0)"
+
+
+def test_nul_byte_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "nul.yaml"
+    path.write_bytes(b"apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\x00\n")
+    r = run_cli("audit-policy", "validate", str(path))
+    assert r.code == 2
+    assert r.stderr == (
+        f"kapsec: error: {path}: failed decoding: error converting YAML to JSON: unacceptable character "
+        "#x0000: special characters are not allowed at position 61\n"
+    )

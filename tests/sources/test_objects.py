@@ -69,3 +69,12 @@ def test_problems_are_reported_and_loading_goes_on(tmp_path: Path) -> None:
 def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or directory"):
         load_paths([tmp_path / "nope.yaml"])
+
+
+def test_control_characters_are_a_problem_not_a_crash() -> None:
+    loaded = load_text("kind: Role\x00\n", "nul.yaml")
+    assert loaded.objects == []
+    ((problem,),) = [loaded.problems]
+    # The C and pure-Python readers word the reason differently; both name the byte and its offset.
+    assert str(problem).startswith("nul.yaml: invalid YAML: unacceptable character #x0000: ")
+    assert str(problem).endswith(" are not allowed at position 10")

@@ -434,8 +434,13 @@ def load_policy_text(
     Raises :class:`InputError` for malformed YAML and :class:`PolicyDecodeError` (a
     :class:`ValidationError`) for anything the server rejects.
     """
-    loader = yaml.SafeLoader(text)
     dec = _Decoder()
+    try:
+        # The reader rejects control characters (a NUL byte) while it is being built.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split()).replace('in "<unicode string>", ', "at ")
+        raise InputError(f"failed decoding: error converting YAML to JSON: {reason}", file=name) from exc
     try:
         node = loader.get_node() if loader.check_node() else None
         value = dec.to_value(node, "", loader) if node is not None else None

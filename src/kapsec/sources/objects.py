@@ -110,6 +110,11 @@ def _item_lines(node: yaml.Node | None) -> list[int] | None:
     return None
 
 
+def _one_line(exc: yaml.YAMLError) -> str:
+    """PyYAML's reader errors span two lines and name an internal stream; say it in one."""
+    return " ".join(str(exc).split()).replace('in "<unicode string>", ', "at ")
+
+
 def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedObjects:
     """Parse one file's text (YAML, which includes JSON) into ``out``."""
     out = out if out is not None else LoadedObjects()
@@ -124,7 +129,12 @@ def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedO
         for d in docs:
             _flatten(d, SourceRef(name, 1), out)
         return out
-    loader = _Loader(text)
+    try:
+        # The reader rejects control characters (a NUL byte) while it is being built.
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:
+        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {_one_line(exc)}"))
+        return out
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -140,7 +150,7 @@ def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedO
         line = mark.line + 1 if mark is not None else None
         out.problems.append(LoadProblem(SourceRef(name, line), f"invalid YAML: {exc.problem or exc}"))
     except yaml.YAMLError as exc:
-        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {exc}"))
+        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {_one_line(exc)}"))
     finally:
         loader.dispose()
     return out
