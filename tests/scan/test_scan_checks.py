@@ -192,17 +192,9 @@ def test_garbage_in_referenced_files_is_a_finding_not_a_crash(
     ctx = ScanContext(config=cfg, root=str(copied), manifest_real=str(copied / MANIFEST))
     findings = {c.id: evaluate(c, ctx) for c in load_catalog()}
     flag3 = findings["FLAG-003"]
-    if node_path.endswith("audit-policy.yaml") and text.startswith("\x00"):
-        # The audit-policy loader lets PyYAML's ReaderError out for NUL bytes; kapsec says it could not
-        # read the file rather than claim what the server does (reported to the audit-policy area).
-        assert flag3.status is Status.WARN, flag3.message
-        assert flag3.message.startswith(
-            f"--audit-policy-file {node_path}: kapsec could not read it (ReaderError: "
-        )
-    else:
-        assert flag3.status is Status.FAIL, flag3.message
-        assert flag3.message.startswith("the API server would refuse to start: ")
-        assert node_path in flag3.message
+    assert flag3.status is Status.FAIL, flag3.message
+    assert flag3.message.startswith("the API server would refuse to start: ")
+    assert node_path in flag3.message
     assert not [
         f.message for f in findings.values() if "internal error" in f.message or "Traceback" in f.message
     ]
