@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -84,6 +85,8 @@ class Rule:
     verbs: tuple[str, ...]
     resources: tuple[tuple[str, str, str], ...]
     correlation: Correlation | None = None
+    # The closure-tree predicate the generated one (``predicate``) must agree with (for tests).
+    reference: Pred | None = None
     # The rule can only match events whose indexed fields (INDEX_FIELDS) have these values.
     index_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
@@ -253,6 +256,10 @@ class _Compiled:
     keys: dict[str, frozenset[str]] = field(default_factory=dict)
     eq_field: str | None = None  # a string test (or an OR of them) on one field ...
     str_pats: tuple[tuple[str, Any], ...] = ()  # ... as (kind, lower-case pattern) pairs
+    # The same test as one Python expression over ``e`` (names in ``consts``), for rules that
+    # read no body and so are two-valued: compiled into one function per rule (see _codegen).
+    src: str = ""
+    consts: dict[str, Any] = field(default_factory=dict)
 
 
 # Values of these fields are rare in a log; verbs and user names are everywhere.
@@ -330,6 +337,76 @@ def _str_leaf(get: fields.Getter, pats: Sequence[tuple[str, Any]]) -> Pred:
     return leaf
 
 
+_INLINE = {
+    "verb": "e.verb",
+    "stage": "e.stage",
+    "level": "e.level",
+    "auditID": "e.auditID",
+    "requestURI": "e.requestURI",
+    "userAgent": "e.userAgent",
+    "user.username": "e.user.username",
+    "impersonatedUser.username": "(e.impersonatedUser.username if e.impersonatedUser is not None else '')",
+    "responseStatus.message": "(e.responseStatus.message if e.responseStatus is not None else '')",
+    "responseStatus.reason": "(e.responseStatus.reason if e.responseStatus is not None else '')",
+    "responseStatus.status": "(e.responseStatus.status if e.responseStatus is not None else '')",
+    **{
+        f"objectRef.{f}": f"(e.objectRef.{f} if e.objectRef is not None else '')"
+        for f in ("resource", "subresource", "namespace", "name", "apiGroup", "apiVersion", "uid")
+    },
+}
+_ids = itertools.count()
+
+
+def _value_src(name: str) -> str | None:
+    if name in _INLINE:
+        return _INLINE[name]
+    if name.startswith("annotations."):
+        return f"e.annotations.get({name[len('annotations.') :]!r}, '')"
+    return None
+
+
+def _str_src(name: str, pats: Sequence[tuple[str, Any]], consts: dict[str, Any]) -> str:
+    """An inline expression for string tests on a single-valued field ('' counts as absent)."""
+    value = _value_src(name)
+    assert value is not None
+    n = next(_ids)
+    v, low = f"_v{n}", f"_l{n}"
+    tests: list[str] = []
+    eqs = frozenset(p for k, p in pats if k == "eq")
+    if eqs:
+        consts[f"_s{n}"] = eqs
+        tests.append(f"{low} in _s{n}")
+    for kind, method in (("pre", "startswith"), ("suf", "endswith")):
+        vals = tuple(p for k, p in pats if k == kind)
+        if vals:
+            consts[f"_{kind}{n}"] = vals
+            tests.append(f"{low}.{method}(_{kind}{n})")
+    for i, c in enumerate(p for k, p in pats if k == "con"):
+        consts[f"_c{n}_{i}"] = c
+        tests.append(f"_c{n}_{i} in {low}")
+    return f"(({v} := {value}) != '' and (({low} := {v}.lower()) is not None) and ({' or '.join(tests) or 'False'}))"
+
+
+def _closure_src(pred: Pred, consts: dict[str, Any]) -> str:
+    n = next(_ids)
+    consts[f"_f{n}"] = pred
+    return f"_f{n}(e)"
+
+
+def _codegen(c: _Compiled, where: str) -> Pred | None:
+    """One function for a two-valued (body-free) condition, or None to keep the closures."""
+    if c.body or not c.src:
+        return None
+    code = f"def _rule(e):\n    return bool({c.src})\n"
+    ns: dict[str, Any] = dict(c.consts)
+    try:
+        exec(compile(code, f"<rule {where}>", "exec"), ns)  # noqa: S102 - our own generated source
+    except SyntaxError:  # pragma: no cover - a generator bug: keep the closures
+        return None
+    fn: Pred = ns["_rule"]
+    return fn
+
+
 def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: bool = False) -> _Compiled:
     from sigma.conditions import (
         ConditionAND,
@@ -363,10 +440,21 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             keys = {name: frozenset({text.lower()})}
         elif name == "responseStatus.code" and isinstance(node.value, SigmaNumber):
             keys = {name: frozenset({str(node.value.number)})}
+        consts: dict[str, Any] = {}
         if isinstance(node.value, SigmaString):
             pats = (_string_pattern(node.value),)
-            return _Compiled(_str_leaf(get, pats), needles, body, _rank(name), keys, name, pats)
-        return _Compiled(leaf, needles, body, _rank(name), keys)
+            pred = _str_leaf(get, pats)
+            if _value_src(name) is not None and all(k != "rx" for k, _ in pats):
+                src = _str_src(name, pats, consts)
+            else:
+                src = _closure_src(pred, consts)
+            return _Compiled(pred, needles, body, _rank(name), keys, name, pats, src, consts)
+        if name == "responseStatus.code" and isinstance(node.value, SigmaNumber) and node.value.number:
+            src = f"(e.responseStatus is not None and e.responseStatus.code == {int(node.value.number)!r})"
+            return _Compiled(leaf, needles, body, _rank(name), keys, src=src)
+        return _Compiled(
+            leaf, needles, body, _rank(name), keys, src=_closure_src(leaf, consts), consts=consts
+        )
     if isinstance(node, ConditionValueExpression):
         raise ValidationError(
             "keyword (field-less) searches are not supported: name an audit event field", file=where
@@ -379,7 +467,8 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             r = ip(e)
             return None if r is None else not r
 
-        return _Compiled(not_, None, inner.body)  # a negation requires nothing of the index
+        # a negation requires nothing of the index
+        return _Compiled(not_, None, inner.body, src=f"(not {inner.src})", consts=dict(inner.consts))
     if isinstance(node, (ConditionAND, ConditionOR)):
         kids = [_compile(a, where, used, negated) for a in node.args]
         preds = [k.pred for k in kids]
@@ -404,10 +493,15 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
                 for f, vals in k.keys.items():
                     and_keys[f] = and_keys[f] & vals if f in and_keys else vals
             candidates = [k for k in kids if k.needles is not None]
+            ordered = [kids[i] for i in order]
+            and_src = "(" + " and ".join(k.src for k in ordered) + ")"
+            and_consts = {n: v for k in ordered for n, v in k.consts.items()}
             if candidates:
                 best = min(candidates, key=lambda k: (k.rank, -min(len(n) for n in k.needles or (b"",))))
-                return _Compiled(and_, best.needles, body, best.rank, and_keys)
-            return _Compiled(and_, None, body, 9, and_keys)
+                return _Compiled(
+                    and_, best.needles, body, best.rank, and_keys, src=and_src, consts=and_consts
+                )
+            return _Compiled(and_, None, body, 9, and_keys, src=and_src, consts=and_consts)
 
         def or_(e: AuditEvent) -> bool | None:
             unknown = False
@@ -428,15 +522,25 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             merged_needles: tuple[bytes, ...] | None = None
             if all(k.needles is not None for k in kids):
                 merged_needles = tuple(dict.fromkeys(n for k in kids for n in k.needles or ()))
+            or_pred = _str_leaf(fields.getter(name), or_pats)
+            merged_consts: dict[str, Any] = {}
+            if _value_src(name) is not None and all(k != "rx" for k, _ in or_pats):
+                merged_src = _str_src(name, or_pats, merged_consts)
+            else:
+                merged_src = _closure_src(or_pred, merged_consts)
             return _Compiled(
-                _str_leaf(fields.getter(name), or_pats),
+                or_pred,
                 merged_needles,
                 body,
                 max(k.rank for k in kids),
                 {name: wants} if name in INDEX_FIELDS and all_eq else {},
                 name,
                 or_pats,
+                merged_src,
+                merged_consts,
             )
+        or_src = "(" + " or ".join(k.src for k in kids) + ")"
+        or_consts = {n: v for k in kids for n, v in k.consts.items()}
         common = set.intersection(*(set(k.keys) for k in kids)) if kids else set()
         or_keys = {f: frozenset().union(*(k.keys[f] for k in kids)) for f in common}
         if all(k.needles is not None for k in kids):
@@ -445,8 +549,10 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
                 for n in k.needles or ():
                     if n not in merged:
                         merged.append(n)
-            return _Compiled(or_, tuple(merged), body, max(k.rank for k in kids), or_keys)
-        return _Compiled(or_, None, body, 9, or_keys)
+            return _Compiled(
+                or_, tuple(merged), body, max(k.rank for k in kids), or_keys, src=or_src, consts=or_consts
+            )
+        return _Compiled(or_, None, body, 9, or_keys, src=or_src, consts=or_consts)
     raise ValidationError(f"unsupported condition {type(node).__name__}", file=where)
 
 
@@ -537,7 +643,8 @@ def _compile_rule(sr: Any, where: str) -> Rule:
     conds = sr.detection.parsed_condition
     comps = [_compile(c.parse(), where, used) for c in conds]
     if len(comps) == 1:
-        pred = comps[0].pred
+        reference = comps[0].pred
+        pred = _codegen(comps[0], where) or reference
         needles = comps[0].needles
         body = comps[0].body
         rkeys = dict(comps[0].keys)
@@ -554,12 +661,14 @@ def _compile_rule(sr: Any, where: str) -> Rule:
                     unknown = True
             return None if unknown else False
 
+        reference = pred
         needles = (
             None
             if any(c.needles is None for c in comps)
             else tuple(n for c in comps for n in c.needles or ())
         )
         body = any(c.body for c in comps)
+        rkeys = {}  # several conditions: any may match, so nothing is required of the index
     needs = str(_attr(sr, "needs", "Request" if body else "Metadata"))
     if needs not in AUDIT_LEVELS:
         raise ValidationError(f"needs must be one of {', '.join(AUDIT_LEVELS)}", file=where, field="needs")
@@ -587,6 +696,7 @@ def _compile_rule(sr: Any, where: str) -> Rule:
         verbs=verbs,
         resources=res,
         index_keys=rkeys,
+        reference=reference,
     )
 
 
