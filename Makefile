@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_TOOLS := jq:jq openssl:openssl etcd:etcd-server etcdctl:etcd-client rsyslogd:rsyslog chromium:chromium
 DEMO_DIR := .demo-lab
 
-.PHONY: install system-deps demo test lint typecheck unit bench clean
+.PHONY: install system-deps demo test lint typecheck unit bench readme clean
 
 install: $(STAMP) system-deps
 
@@ -42,8 +42,8 @@ demo: install
 	-$(BIN)/kapsec scan --root $(DEMO_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -53,8 +53,11 @@ unit: install
 
 test: install lint typecheck unit
 
+readme: $(STAMP)
+	$(BIN)/python scripts/build_readme.py
+
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
