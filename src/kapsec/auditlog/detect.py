@@ -26,7 +26,7 @@ from kapsec.auditlog.reader import Location
 from kapsec.errors import InputError, ValidationError
 from kapsec.model.findings import Severity
 
-_SEEN_MEMORY = 200000
+_SEEN_MEMORY = 100000
 
 
 def target_of(e: AuditEvent) -> str:
