@@ -56,6 +56,10 @@ def test_moderate_policy_on_the_requestresponse_log_predicts_the_moderate_log() 
     }
     assert result.mismatches[0].summary == "health-probe get nonResource /readyz"
     assert result.mismatches[0].omitted_stage is True
+    # The server wrote 1,164,973 bytes under the moderate policy in the other run of the session;
+    # the prediction drops exactly the bodies the lower levels do not record and lands within 0.1%.
+    predicted = sum(t.bytes for t in result.candidate.values())
+    assert predicted == 1_165_748
 
 
 def test_requestresponse_policy_on_the_moderate_log_adds_request_received() -> None:
@@ -71,17 +75,18 @@ def test_cli_simulate_text_and_expect_same() -> None:
     assert r.code == 0
     lines = r.stdout.splitlines()
     assert lines[0].startswith("recorded:   1,226 events, 1.16 MB over 31 s (2026-11-28T09:11:43.915144Z")
-    assert lines[1] == "candidate:  1,226 events, 1.12 MB (-3.5%)"
+    # The policy that wrote the log: the candidate is the log itself, byte for byte.
+    assert lines[1] == "candidate:  1,226 events, 1.16 MB (+0.0%)"
     assert (
         lines[3]
         == "reproduced: 1,226/1,226 events would be written as recorded (same level, stage not omitted)"
     )
-    assert "  rule 3 (line 24) Metadata          1,160      1.00 MB" in lines
+    assert "  rule 3 (line 24) Metadata          1,160      1.04 MB" in lines
     assert "straight extrapolation" in r.stderr
     i = lines.index("loudest under the candidate (what to drop or lower first)")
     assert (
         lines[i + 1]
-        == "      151 0.14 MB  system:apiserver get clusterroles.rbac.authorization.k8s.io  [rule 3]"
+        == "      151 0.15 MB  system:apiserver get clusterroles.rbac.authorization.k8s.io  [rule 3]"
     )
 
 
@@ -186,3 +191,24 @@ def test_without_extended_the_glob_is_literal_as_on_the_server() -> None:
         ("system:apiserver", "get"),
         ("system:serviceaccount:openshift-cluster-version:default", "get"),
     ]
+
+
+def test_lowering_the_level_subtracts_only_bodies_that_are_there() -> None:
+    """Sizes under a lower level drop the request/response objects an event carries, and nothing
+    from an event that carries none."""
+    from kapsec.auditlog.event import decode_event
+    from kapsec.auditpolicy import load_policy_text
+
+    bare = (
+        b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"a","stage":'
+        b'"ResponseComplete","requestURI":"/api/v1/namespaces","verb":"list","user":{"username":"u"},'
+        b'"objectRef":{"resource":"namespaces","apiVersion":"v1"},"requestReceivedTimestamp":'
+        b'"2026-01-01T00:00:00Z","stageTimestamp":"2026-01-01T00:00:01Z"}'
+    )
+    body = b',"requestObject":{"kind":"Namespace","metadata":{"name":"x"}}'
+    with_body = bare.replace(b'"verb":"list"', b'"verb":"create"')[:-1] + body + b"}"
+    events = [(decode_event(bare), len(bare)), (decode_event(with_body), len(with_body))]
+    policy = load_policy_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n", "p")
+    res = simulate(policy, events)
+    delta = len("Metadata") - len("Request")
+    assert res.candidate["Metadata"].bytes == len(bare) + delta + len(with_body) + delta - len(body)

@@ -210,9 +210,9 @@ def _stripped_size(ev: AuditEvent, size: int, level: str) -> int:
     """The recorded size minus the objects ``level`` would not record (key and comma included),
     and with the new level's name in the ``level`` field."""
     size += len(level) - len(ev.level)
-    if level_rank(level) < level_rank(LEVEL_REQUEST) and ev.requestObject is not None:
+    if level_rank(level) < level_rank(LEVEL_REQUEST) and ev.has_request_object:
         size -= len(ev.requestObject) + len(',"requestObject":')
-    if level_rank(level) < level_rank(LEVEL_REQUEST_RESPONSE) and ev.responseObject is not None:
+    if level_rank(level) < level_rank(LEVEL_REQUEST_RESPONSE) and ev.has_response_object:
         size -= len(ev.responseObject) + len(',"responseObject":')
     return max(size, 0)
 
