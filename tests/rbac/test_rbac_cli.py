@@ -342,6 +342,10 @@ def test_missing_role_never_denies_and_is_named_in_the_reason() -> None:
             ("rbac", "can-i", "get", "pods", "--as", "x", "-f", DEMO, "--save", "x.json"),
             "--save only applies with --cluster",
         ),
+        (
+            ("rbac", "can-i", "get", "pods", "--as", "x", "-f", DEMO, "--context", "prod"),
+            "--kubeconfig and --context only apply with --cluster",
+        ),
     ],
 )
 def test_usage_errors_exit_2(args: tuple[str, ...], message: str) -> None:

@@ -8,8 +8,15 @@ from typing import Any
 import click
 
 from kapsec import __version__
-from kapsec.cli.common import exit_code_for, fail_on_option
-from kapsec.cli.snapshot import input_options, load_inputs, report_problems, table_console
+from kapsec.cli.common import (
+    ObjectInputs,
+    exit_code_for,
+    fail_on_option,
+    input_options,
+    output_option,
+    report_problems,
+    table_console,
+)
 
 
 @click.group("netpol")
@@ -74,21 +81,11 @@ def _coverage_json(cov: Any) -> list[dict[str, Any]]:
     metavar="NS",
     help="Report only these namespaces (repeatable; naming a system namespace judges it).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json", "sarif", "junit", "markdown", "html"]),
-    default="text",
-    show_default=True,
-    help="Output format (json: the findings report plus a `coverage` section).",
-)
+@output_option(help="Output format (json: the findings report plus a `coverage` section).")
 @fail_on_option
 def check(
     *,
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
+    inputs: ObjectInputs,
     include_system: bool,
     only_namespaces: tuple[str, ...],
     output: str,
@@ -108,7 +105,7 @@ def check(
     from kapsec.netpol.findings import coverage_findings
     from kapsec.report import render
 
-    loaded = load_inputs(sources, cluster=cluster, kubeconfig=kubeconfig, context=context)
+    loaded = inputs.load()
     report_problems(loaded)
     cov = analyse(loaded)
     if only_namespaces:
@@ -125,7 +122,7 @@ def check(
     report = Report(
         tool="kapsec",
         version=__version__,
-        target={"kind": "networkpolicy-coverage", "sources": list(sources) or ["<cluster>"]},
+        target={"kind": "networkpolicy-coverage", "sources": inputs.names},
         findings=findings,
     )
     if output == "json":
@@ -203,10 +200,7 @@ def _print_text(cov: Any, findings: list[Any], include_system: bool) -> None:
 def generate_cmd(
     *,
     namespaces: tuple[str, ...],
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
+    inputs: ObjectInputs,
     direction: str,
     allow_dns: bool,
     dns_namespace: str,
@@ -226,8 +220,8 @@ def generate_cmd(
     from kapsec.netpol.generate import generate
 
     names = list(namespaces)
-    if sources or cluster:
-        loaded = load_inputs(sources, cluster=cluster, kubeconfig=kubeconfig, context=context)
+    if inputs.given:
+        loaded = inputs.load()
         report_problems(loaded)
         for obj, _ in loaded.of_kind("Namespace"):
             meta = obj.get("metadata") or {}

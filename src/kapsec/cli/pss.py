@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from kapsec.cli.snapshot import input_options, load_inputs, report_problems, table_console
-from kapsec.errors import InputError
+from kapsec.cli.common import (
+    ObjectInputs,
+    input_options,
+    output_option,
+    report_problems,
+    table_console,
+    write_file,
+)
 
 LEVELS = ["privileged", "baseline", "restricted"]
 
@@ -61,14 +66,7 @@ def pss() -> None:
     help="The cluster's Kubernetes version: `latest` then means the newest rules that API server "
     "knows (default: the newest rules kapsec knows, v1.37).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json", "sarif", "junit", "markdown", "html"]),
-    default="text",
-    show_default=True,
-    help="text, json (a list per object), or a findings report (one finding per failing check).",
-)
+@output_option(help="text, json (a list per object), or a findings report (one finding per failing check).")
 def check(
     *, files: tuple[str, ...], level: str, version_text: str, k8s_version: str | None, output: str
 ) -> None:
@@ -181,10 +179,7 @@ def check(
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def simulate_cmd(
     *,
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
+    inputs: ObjectInputs,
     admission_config: str | None,
     version_text: str,
     k8s_version: str | None,
@@ -210,7 +205,7 @@ def simulate_cmd(
                 f"kapsec: note: {admission_config} has no PodSecurity entry: defaults are privileged:latest",
                 err=True,
             )
-    loaded = load_inputs(sources, cluster=cluster, kubeconfig=kubeconfig, context=context)
+    loaded = inputs.load()
     report_problems(loaded)
     results = simulate(loaded, config, version, _server_minor(k8s_version))
     if output == "json":
@@ -449,7 +444,7 @@ def config_cmd(
     }
     if pod_security_file:
         admission_text, psa_text = generate_admission_config_files(pod_security_file, **options)
-        _write(pod_security_file, psa_text)
+        write_file(pod_security_file, psa_text)
         click.echo(f"kapsec: wrote the PodSecurityConfiguration to {pod_security_file}", err=True)
     else:
         admission_text = generate_admission_config(**options)
@@ -462,7 +457,7 @@ def config_cmd(
 
         admission_text = json.dumps(yaml.safe_load(admission_text), indent=2) + "\n"
     if write_to:
-        _write(write_to, admission_text)
+        write_file(write_to, admission_text)
         click.echo(f"kapsec: wrote the AdmissionConfiguration to {write_to}", err=True)
     else:
         click.echo(admission_text, nl=False)
@@ -474,10 +469,3 @@ def _yaml_psa(admission_text: str, psa_text: str | None) -> Any:
     if psa_text is not None:
         return yaml.safe_load(psa_text)
     return yaml.safe_load(admission_text)["plugins"][0]["configuration"]
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", file=path) from exc

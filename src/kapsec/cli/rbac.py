@@ -2,92 +2,39 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import click
 import msgspec
 
-from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
-from kapsec.errors import InputError, ServiceError, UsageError
+from kapsec.cli.common import (
+    ObjectInputs,
+    OutputFormat,
+    exit_code_for,
+    fail_on_option,
+    input_options,
+    output_option,
+)
+from kapsec.errors import InputError, UsageError
 from kapsec.model.request import RequestAttributes
 from kapsec.rbac.authorize import Decision, authorize
 from kapsec.rbac.identity import impersonated_groups, parse_resource
 from kapsec.rbac.store import RbacStore
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]
 
 
-def source_options(f: F) -> F:
-    """``--from``, ``--cluster``, ``--kubeconfig``, ``--context``, ``--save``."""
-    opts = [
-        click.option(
-            "-f",
-            "--from",
-            "sources",
-            multiple=True,
-            metavar="PATH",
-            help="RBAC objects to read: YAML/JSON files, directories, List kinds, kubectl -o json "
-            "dumps, kapsec snapshots (.gz too). Repeatable.",
-        ),
-        click.option("--cluster", is_flag=True, help="Collect the RBAC objects from a live cluster."),
-        click.option(
-            "--kubeconfig",
-            metavar="FILE",
-            help="kubeconfig for --cluster (default: $KUBECONFIG, ~/.kube/config).",
-        ),
-        click.option("--context", metavar="NAME", help="kubeconfig context for --cluster."),
-        click.option(
-            "--save", metavar="FILE", help="With --cluster: also write the collected objects to FILE."
-        ),
-        click.option("-q", "--quiet", is_flag=True, help="Do not print input problems on stderr."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+def source_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--from``, ``--cluster``, ``--kubeconfig``, ``--context``, ``--save`` (as ``inputs``), ``--quiet``."""
+    f = click.option("-q", "--quiet", is_flag=True, help="Do not print input problems on stderr.")(f)
+    return input_options("RBAC objects", noun="RBAC objects", save=True)(f)
 
 
-def load_store(
-    sources: Sequence[str],
-    *,
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    save: str | None,
-    quiet: bool = False,
-) -> RbacStore:
-    from kapsec.sources.objects import LoadedObjects, load_paths, load_text
-
-    if not sources and not cluster:
-        raise UsageError("say where the RBAC objects are: --from PATH (repeatable) or --cluster")
-    if save and not cluster:
-        raise UsageError("--save only applies with --cluster")
-    loaded = LoadedObjects()
-    if sources:
-        load_paths(sources, loaded)
-    if cluster:
-        try:  # the live collector (interfaces.md); imported only when used
-            cluster_mod = importlib.import_module("kapsec.sources.cluster")
-        except ImportError as exc:
-            raise ServiceError(
-                "live collection (kapsec.sources.cluster) is not available in this build"
-            ) from exc
-        snapshot: Any = cluster_mod.collect_snapshot(kubeconfig, context, RBAC_KINDS)
-        text = json.dumps(snapshot)
-        if save:
-            try:
-                Path(save).write_text(text + "\n", encoding="utf-8")
-            except OSError as exc:
-                raise InputError(f"cannot write the snapshot: {exc.strerror}", file=save) from exc
-            click.echo(f"kapsec: saved the cluster's RBAC objects to {save}", err=True)
-        load_text(text, "<cluster>", loaded)
-    store = RbacStore.from_objects(loaded)
+def load_store(inputs: ObjectInputs, *, quiet: bool = False) -> RbacStore:
+    store = RbacStore.from_objects(inputs.load(RBAC_KINDS))
     if not quiet:
         for p in store.problems:
             click.echo(f"kapsec: warning: {p}", err=True)
@@ -269,11 +216,7 @@ def can_i(
     all_grants: bool,
     list_rules: bool,
     rbac_only: bool,
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    save: str | None,
+    inputs: ObjectInputs,
     quiet: bool,
     output: str,
 ) -> None:
@@ -291,9 +234,7 @@ def can_i(
             raise UsageError("say who asks: --as USER and/or --as-group GROUP (repeatable)")
         user = as_user or ""
         groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
-        store = load_store(
-            sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
-        )
+        store = load_store(inputs, quiet=quiet)
         _list_rules(store, user, groups, namespace, output, masters=not rbac_only)
         return
     if batch is None and (verb is None or resource is None):
@@ -306,9 +247,7 @@ def can_i(
         req = _request_from_args(
             verb, resource, name=name, namespace=namespace, user=as_user, groups=as_groups, exact=exact_groups
         )
-    store = load_store(
-        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
-    )
+    store = load_store(inputs, quiet=quiet)
     if batch is not None:
         click.get_current_context().exit(run_batch(store, batch, output, all_grants, not rbac_only))
     d = authorize(store, req, masters=not rbac_only, all_grants=all_grants)
@@ -434,11 +373,7 @@ def who_can_cmd(
     resource: str,
     name: str | None,
     namespace: str,
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    save: str | None,
+    inputs: ObjectInputs,
     quiet: bool,
     output: str,
 ) -> None:
@@ -452,9 +387,7 @@ def who_can_cmd(
     from kapsec.rbac.subjects import who_can
 
     req = _request_from_args(verb, resource, name=name, namespace=namespace, user="", groups=(), exact=True)
-    store = load_store(
-        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
-    )
+    store = load_store(inputs, quiet=quiet)
     result = who_can(store, req)
     if output == "json":
         click.echo(
@@ -514,11 +447,7 @@ def risks_cmd(
     include_defaults: bool,
     trust_bootstrap_label: bool,
     list_catalog: bool,
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    save: str | None,
+    inputs: ObjectInputs,
     quiet: bool,
     output: str,
     fail_on: str,
@@ -564,14 +493,12 @@ def risks_cmd(
                 sev = ", ".join(f"{k}: {v.label}" for k, v in r.severity.items())
                 click.echo(f"{r.id}  {r.title}  ({sev})\n    {r.attack}\n")
         return
-    store = load_store(
-        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
-    )
+    store = load_store(inputs, quiet=quiet)
     findings = assess(store, AssessOptions(include_defaults, trust_bootstrap_label))
     report = Report(
         tool="kapsec",
         version=__version__,
-        target={"rbac": store.stats(), "sources": list(sources) or ["<cluster>"]},
+        target={"rbac": store.stats(), "sources": inputs.names},
         findings=findings,
     )
     if output == "text":
@@ -629,11 +556,7 @@ def matrix_cmd(
     exact_groups: bool,
     verbs: str,
     rbac_only: bool,
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    save: str | None,
+    inputs: ObjectInputs,
     quiet: bool,
     output: str,
 ) -> None:
@@ -650,9 +573,7 @@ def matrix_cmd(
     verb_list = tuple(v.strip() for v in verbs.split(",") if v.strip())
     if not verb_list:
         raise UsageError("--verbs: give at least one verb")
-    store = load_store(
-        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
-    )
+    store = load_store(inputs, quiet=quiet)
     m = access_matrix(store, user, groups, namespace, verb_list, masters=not rbac_only)
     if output == "json":
         click.echo(json.dumps(m.to_dict(), indent=2))
@@ -683,11 +604,7 @@ def check_escalation_cmd(
     as_groups: tuple[str, ...],
     exact_groups: bool,
     rbac_only: bool,
-    sources: tuple[str, ...],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
-    save: str | None,
+    inputs: ObjectInputs,
     quiet: bool,
     output: str,
 ) -> None:
@@ -706,9 +623,7 @@ def check_escalation_cmd(
         raise UsageError("say who writes the objects: --as USER and/or --as-group GROUP")
     user = as_user or ""
     groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
-    store = load_store(
-        sources, cluster=cluster, kubeconfig=kubeconfig, context=context, save=save, quiet=quiet
-    )
+    store = load_store(inputs, quiet=quiet)
     candidates = RbacStore.from_objects(load_paths(objects), aggregate=False)
     if not quiet:
         for p in candidates.problems:
