@@ -453,6 +453,14 @@ def _sized_events(paths: Sequence[str], stats: Any) -> Iterator[tuple[Any, int]]
         before = stats.bytes
 
 
+def _warn_malformed(stats: Any) -> None:
+    """The reader's skipped lines, on stderr (the first ten, then a count)."""
+    for loc, reason in stats.errors[:10]:
+        _note(f"kapsec: warning: {loc}: skipped malformed line: {reason}")
+    if stats.malformed > 10:
+        _note(f"kapsec: warning: {stats.malformed - 10} more malformed lines skipped")
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:,.2f} MB"
 
@@ -460,7 +468,14 @@ def _mb(n: float) -> str:
 @audit_policy.command()
 @click.option("--policy", "policy_file", required=True, metavar="FILE", help="The candidate audit policy.")
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
-@click.option("--top", default=10, show_default=True, metavar="N", help="Rows in each grouped list.")
+@click.option(
+    "--top",
+    default=10,
+    show_default=True,
+    metavar="N",
+    type=click.IntRange(min=0),
+    help="Rows in each grouped list.",
+)
 @click.option(
     "--expect-same",
     is_flag=True,
@@ -487,10 +502,7 @@ def simulate(  # noqa: PLR0917 - one parameter per click option
     reader = importlib.import_module("kapsec.auditlog.reader")
     stats = reader.ReadStats()
     result = run(policy, _sized_events(logs, stats), extended=extended)
-    for loc, reason in stats.errors[:10]:
-        _note(f"kapsec: warning: {loc}: skipped malformed line: {reason}")
-    if stats.malformed > 10:
-        _note(f"kapsec: warning: {stats.malformed - 10} more malformed lines skipped")
+    _warn_malformed(stats)
     d = result.to_dict(policy, top)
     if output == "json":
         click.echo(json.dumps(d, indent=2))
@@ -584,11 +596,17 @@ def _print_simulation(d: dict[str, Any], span: float | None) -> None:
     "recommended profile (repeatable).",
 )
 @click.option(
-    "--top", default=5, show_default=True, metavar="N", help="With --from-log: at most N noise rules."
+    "--top",
+    default=5,
+    show_default=True,
+    metavar="N",
+    type=click.IntRange(min=0),
+    help="With --from-log: at most N noise rules.",
 )
 @click.option(
     "--min-share",
     default=0.01,
+    type=click.FloatRange(0.0, 1.0),
     show_default=True,
     metavar="FRACTION",
     help="With --from-log: only traffic that is at least this share of all events.",
@@ -624,6 +642,9 @@ def generate(profile: str, from_log: Sequence[str], top: int, min_share: float, 
 
         noise = find_noise(requests(), top=top, min_share=min_share)
         text = build(noise, [Path(p).name for p in from_log])
+        _warn_malformed(stats)
+        if not seen:
+            _note("kapsec: warning: no audit events were read")
         _note(f"kapsec: note: {len(seen):,} requests read; {len(noise)} noise rule(s) added")
     else:
         text = generate_profile(profile)

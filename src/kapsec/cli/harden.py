@@ -16,6 +16,21 @@ import click
 from kapsec.cli.common import OutputFormat, output_option
 from kapsec.errors import InputError, UsageError, ValidationError
 
+# What a snapshot must hold for kapsec to judge what a change stops (pods, their controllers,
+# and namespaces for the PodSecurity defaults).
+_SNAPSHOT_KINDS = frozenset(
+    (
+        "Namespace",
+        "Pod",
+        "DaemonSet",
+        "Deployment",
+        "StatefulSet",
+        "ReplicaSet",
+        "ReplicationController",
+        "Job",
+        "CronJob",
+    )
+)
 KUBEADM_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 KUBEADM_VOLUMES = {
     "ca-certs",
@@ -136,7 +151,9 @@ def harden(  # noqa: PLR0917 - one parameter per option
     timeout = _duration(timeout_text)
     interval = _duration(interval_text)
     if root is not None and not os.path.isdir(root):
-        raise UsageError(f"--root {root}: no such directory")
+        raise UsageError(
+            f"--root {root}: " + ("not a directory" if os.path.exists(root) else "no such directory")
+        )
     backup_real = backup_dir or ap.node_real(root, ap.DEFAULT_BACKUP_DIR)
 
     if mode == "rollback":
@@ -387,8 +404,12 @@ def _prepare(  # noqa: PLR0917
             old_text = fh.read()
     except FileNotFoundError:
         raise InputError("no such file", file=manifest_real) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", file=manifest_real) from exc
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", file=manifest_real) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=manifest_real) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=manifest_real) from exc
     cfg = from_manifest_text(old_text, node_path, k8s_version=k8s_version)
     catalog = load_catalog()
     scan_ctx = ScanContext(config=cfg, root=root, snapshot=snapshot, manifest_real=manifest_real)
@@ -415,7 +436,14 @@ def _prepare(  # noqa: PLR0917
 
         loaded = load_paths([snapshot])
         if loaded.problems:
-            raise InputError(str(loaded.problems[0]), file=snapshot)
+            # the problem already names its file (and line)
+            raise InputError(str(loaded.problems[0]))
+        if not any(o.get("kind") in _SNAPSHOT_KINDS for o, _ in loaded.objects):
+            raise InputError(
+                "no workloads or namespaces in the snapshot: kapsec cannot tell what the change would stop "
+                "(collect one with kapsec snapshot --cluster)",
+                file=snapshot,
+            )
         workloads = privileged_workloads(o for o, _ in loaded.objects)
     enc_path = config_dir.rstrip("/") + "/encryption-config.yaml"
     existing = frozenset(p for p in (enc_path,) if os.path.exists(ap.node_real(root, p)))

@@ -13,6 +13,7 @@ Only the standard library is used (``http.client`` and ``ssl``), so verification
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import json
 import os
@@ -259,11 +260,24 @@ def read_etcdctl_dump(path: str) -> list[tuple[bytes, bytes]]:
     """The ``(key, value)`` pairs of an ``etcdctl get --prefix ... -w json`` dump (base64 fields)."""
     try:
         with open(path, "rb") as fh:
-            data = json.load(fh)
+            raw = fh.read()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=path) from exc
-    except ValueError as exc:
-        raise InputError(f"not JSON: {exc}", file=path) from exc
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise InputError("compressed data is truncated or corrupt", file=path) from exc
+    if not raw.strip():
+        raise InputError("the file is empty: expected `etcdctl get --prefix ... -w json` output", file=path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=path) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg} (column {exc.colno})", file=path, line=exc.lineno) from exc
     if not isinstance(data, dict) or not isinstance(data.get("kvs", []), list):
         raise InputError("not an `etcdctl get -w json` dump (no kvs list)", file=path)
     out: list[tuple[bytes, bytes]] = []
