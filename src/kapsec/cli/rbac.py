@@ -43,6 +43,44 @@ def load_store(inputs: ObjectInputs, *, quiet: bool = False) -> RbacStore:
     return store
 
 
+def _who_options(as_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--as``, ``--as-group`` and ``--exact-groups``: who makes the request (see :func:`_subject`)."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option(
+            "--exact-groups",
+            is_flag=True,
+            help="Take the groups exactly as given (like a SubjectAccessReview); by default they are "
+            "completed as impersonation does (ServiceAccount groups, system:authenticated).",
+        )(f)
+        f = click.option(
+            "--as-group",
+            "as_groups",
+            multiple=True,
+            metavar="GROUP",
+            help="A group of the user (repeatable).",
+        )(f)
+        return click.option("--as", "as_user", metavar="USER", help=as_help)(f)
+
+    return decorate
+
+
+_rbac_only_option = click.option(
+    "--rbac-only", is_flag=True, help="Do not model the system:masters super-user group."
+)
+
+
+def _subject(
+    as_user: str | None, as_groups: tuple[str, ...], *, exact: bool, who: str
+) -> tuple[str, tuple[str, ...]]:
+    """The user and groups of ``--as``/``--as-group``, completed as impersonation does unless
+    ``exact`` (or only groups are given)."""
+    if as_user is None and not as_groups:
+        raise UsageError(f"say {who}: --as USER and/or --as-group GROUP (repeatable)")
+    user = as_user or ""
+    return user, as_groups if exact or as_user is None else impersonated_groups(user, as_groups)
+
+
 def _fmt_list(values: Sequence[str]) -> str:
     return "[" + " ".join(json.dumps(v) for v in values) + "]"
 
@@ -97,11 +135,7 @@ def _request_from_args(
         res = parse_resource(resource)
     except ValueError as exc:
         raise UsageError(f"RESOURCE: {exc}") from None
-    if user is None and not groups:
-        raise UsageError("say who asks: --as USER and/or --as-group GROUP (repeatable)")
-    user_name = user or ""
-    if not exact and user is not None:
-        groups = impersonated_groups(user_name, groups)
+    user_name, groups = _subject(user, groups, exact=exact, who="who asks")
     if user_name == "system:anonymous" and "system:unauthenticated" not in groups:
         click.echo(
             "kapsec: note: as with kubectl --as, system:anonymous gets no groups; a real anonymous "
@@ -174,19 +208,8 @@ def _iter_batch(stream: TextIO, name: str) -> Iterator[tuple[int, RequestAttribu
 @click.argument("verb", required=False)
 @click.argument("resource", required=False)
 @click.argument("name", required=False)
-@click.option(
-    "--as", "as_user", metavar="USER", help="The user asking (e.g. jane, system:serviceaccount:ns:sa)."
-)
-@click.option(
-    "--as-group", "as_groups", multiple=True, metavar="GROUP", help="A group of the user (repeatable)."
-)
+@_who_options("The user asking (e.g. jane, system:serviceaccount:ns:sa).")
 @click.option("-n", "--namespace", default="", help="The request's namespace (empty: cluster-wide).")
-@click.option(
-    "--exact-groups",
-    is_flag=True,
-    help="Take the groups exactly as given (like a SubjectAccessReview); by default they are "
-    "completed as impersonation does (ServiceAccount groups, system:authenticated).",
-)
 @click.option(
     "--batch",
     "batch",
@@ -200,7 +223,7 @@ def _iter_batch(stream: TextIO, name: str) -> Iterator[tuple[int, RequestAttribu
     is_flag=True,
     help="List every rule that applies to the user in the namespace (RulesFor), with its binding and role.",
 )
-@click.option("--rbac-only", is_flag=True, help="Do not model the system:masters super-user group.")
+@_rbac_only_option
 @source_options
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
 def can_i(
@@ -230,10 +253,7 @@ def can_i(
     if list_rules:
         if verb or resource or batch:
             raise UsageError("--list takes no VERB, RESOURCE or --batch")
-        if as_user is None and not as_groups:
-            raise UsageError("say who asks: --as USER and/or --as-group GROUP (repeatable)")
-        user = as_user or ""
-        groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
+        user, groups = _subject(as_user, as_groups, exact=exact_groups, who="who asks")
         store = load_store(inputs, quiet=quiet)
         _list_rules(store, user, groups, namespace, output, masters=not rbac_only)
         return
@@ -285,16 +305,8 @@ def _list_rules(
                     "namespace": namespace or None,
                     "rules": [
                         {
-                            "binding": {
-                                "kind": r["binding"].kind,
-                                "name": r["binding"].name,
-                                "namespace": r["binding"].namespace or None,
-                            },
-                            "role": {
-                                "kind": r["role"].kind,
-                                "name": r["role"].name,
-                                "namespace": r["role"].namespace or None,
-                            },
+                            "binding": _object_json(r["binding"]),
+                            "role": _object_json(r["role"]),
                             "ruleIndex": r["index"],
                             "rule": r["rule"].to_dict(),
                         }
@@ -315,6 +327,10 @@ def _list_rules(
         click.echo(f"note: {note}")
     for e in errors:
         click.echo(f"kapsec: warning: {e}", err=True)
+
+
+def _object_json(obj: Any) -> dict[str, Any]:
+    return {"kind": obj.kind, "name": obj.name, "namespace": obj.namespace or None}
 
 
 def run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, masters: bool) -> int:
@@ -533,19 +549,15 @@ def _risks_text(findings: Sequence[Any]) -> str:
 
 
 @rbac.command("matrix")
-@click.option("--as", "as_user", metavar="USER", help="The user.")
-@click.option(
-    "--as-group", "as_groups", multiple=True, metavar="GROUP", help="A group of the user (repeatable)."
-)
+@_who_options("The user.")
 @click.option("-n", "--namespace", default="", help="Namespace (default: cluster-wide access).")
-@click.option("--exact-groups", is_flag=True, help="Take the groups exactly as given.")
 @click.option(
     "--verbs",
     default=",".join(("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")),
     show_default=True,
     help="Comma-separated verbs (columns).",
 )
-@click.option("--rbac-only", is_flag=True, help="Do not model the system:masters super-user group.")
+@_rbac_only_option
 @source_options
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
 def matrix_cmd(
@@ -566,10 +578,7 @@ def matrix_cmd(
     """
     from kapsec.rbac.matrix import access_matrix
 
-    if as_user is None and not as_groups:
-        raise UsageError("say who: --as USER and/or --as-group GROUP (repeatable)")
-    user = as_user or ""
-    groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
+    user, groups = _subject(as_user, as_groups, exact=exact_groups, who="who")
     verb_list = tuple(v.strip() for v in verbs.split(",") if v.strip())
     if not verb_list:
         raise UsageError("--verbs: give at least one verb")
@@ -589,12 +598,8 @@ def matrix_cmd(
 
 @rbac.command("check-escalation")
 @click.argument("objects", nargs=-1, required=True, metavar="FILE...")
-@click.option("--as", "as_user", metavar="USER", help="The user who would write the objects.")
-@click.option(
-    "--as-group", "as_groups", multiple=True, metavar="GROUP", help="A group of the user (repeatable)."
-)
-@click.option("--exact-groups", is_flag=True, help="Take the groups exactly as given.")
-@click.option("--rbac-only", is_flag=True, help="Do not model the system:masters super-user group.")
+@_who_options("The user who would write the objects.")
+@_rbac_only_option
 @source_options
 @output_option(OutputFormat.TEXT, OutputFormat.JSON)
 def check_escalation_cmd(
@@ -619,10 +624,7 @@ def check_escalation_cmd(
     from kapsec.rbac.escalation import check_binding_write, check_role_write
     from kapsec.sources.objects import load_paths
 
-    if as_user is None and not as_groups:
-        raise UsageError("say who writes the objects: --as USER and/or --as-group GROUP")
-    user = as_user or ""
-    groups = as_groups if exact_groups or as_user is None else impersonated_groups(user, as_groups)
+    user, groups = _subject(as_user, as_groups, exact=exact_groups, who="who writes the objects")
     store = load_store(inputs, quiet=quiet)
     candidates = RbacStore.from_objects(load_paths(objects), aggregate=False)
     if not quiet:
