@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -42,6 +43,30 @@ def _server_minor(text: str | None) -> int | None:
     return int(m.group(1))
 
 
+def _version_options(version_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--version`` (the policy version, see :func:`_version`) and ``--k8s-version`` (the
+    API server's, see :func:`_server_minor`)."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option(
+            "--k8s-version",
+            "k8s_version",
+            metavar="1.N",
+            help="The cluster's Kubernetes version: `latest` then means the newest rules that API server "
+            "knows (default: the newest rules kapsec knows, v1.37).",
+        )(f)
+        return click.option(
+            "--version",
+            "version_text",
+            default="latest",
+            show_default=True,
+            metavar="V",
+            help=version_help,
+        )(f)
+
+    return decorate
+
+
 @click.group("pss")
 def pss() -> None:
     """Pod Security Standards: evaluate pods and workloads exactly as the PodSecurity admission
@@ -51,21 +76,7 @@ def pss() -> None:
 @pss.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--level", type=click.Choice(LEVELS), required=True, help="Pod Security level.")
-@click.option(
-    "--version",
-    "version_text",
-    default="latest",
-    show_default=True,
-    metavar="V",
-    help='Policy version: "latest" or v1.N (v1.0 ... v1.37; newer means the newest rules).',
-)
-@click.option(
-    "--k8s-version",
-    "k8s_version",
-    metavar="1.N",
-    help="The cluster's Kubernetes version: `latest` then means the newest rules that API server "
-    "knows (default: the newest rules kapsec knows, v1.37).",
-)
+@_version_options('Policy version: "latest" or v1.N (v1.0 ... v1.37; newer means the newest rules).')
 @output_option(help="text, json (a list per object), or a findings report (one finding per failing check).")
 def check(
     *, files: tuple[str, ...], level: str, version_text: str, k8s_version: str | None, output: str
@@ -161,21 +172,7 @@ def check(
     help="The API server's --admission-control-config-file, for its PodSecurity defaults and exemptions "
     "(default: none, i.e. privileged everywhere and no exemptions).",
 )
-@click.option(
-    "--version",
-    "version_text",
-    default="latest",
-    show_default=True,
-    metavar="V",
-    help="Policy version to simulate and to pin in the label commands.",
-)
-@click.option(
-    "--k8s-version",
-    "k8s_version",
-    metavar="1.N",
-    help="The cluster's Kubernetes version: `latest` then means the newest rules that API server "
-    "knows (default: the newest rules kapsec knows, v1.37).",
-)
+@_version_options("Policy version to simulate and to pin in the label commands.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def simulate_cmd(
     *,
