@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from kapsec.errors import KapsecError
 from kapsec.model.apiserver import ApiServerConfig
 from kapsec.model.findings import Evidence, Status
-from kapsec.sources.yamlmarks import load_documents, read_text
+from kapsec.sources.yamlmarks import MarkedList, MarkedMap, load_documents, read_text
 
 
 class LoaderFailure(KapsecError):
@@ -51,6 +52,7 @@ class Sibling:
     flags: Mapping[str, str]
     run_as_user: int | None
     hostpaths: tuple[tuple[str, str], ...]  # (mountPath, hostPath)
+    lines: Mapping[str, int] = field(default_factory=dict)  # flag -> line of its last occurrence
 
     def host_path(self, container_path: str) -> str:
         best = ("", "")
@@ -61,6 +63,72 @@ class Sibling:
         if not best[0]:
             return container_path
         return best[1].rstrip("/") + container_path[len(best[0]) :]
+
+
+@dataclass(frozen=True)
+class Distro:
+    """Which installer laid out the node: kubeadm's paths, or RKE2's / k3s's data directory."""
+
+    name: str  # kubeadm | rke2 | k3s
+    data_dir: str | None = None  # RKE2/k3s --data-dir on the node (/var/lib/rancher/rke2)
+
+    @property
+    def server_dir(self) -> str | None:
+        return f"{self.data_dir}/server" if self.data_dir else None
+
+
+@dataclass(frozen=True)
+class EtcdSetting:
+    value: str  # a node path for file settings
+    line: int | None
+
+
+@dataclass(frozen=True)
+class EtcdSettings:
+    """etcd's TLS and data settings, from its static pod (and its --config-file, which then
+    replaces every other flag, as etcd reads it) or from the etcd config k3s writes."""
+
+    file: str  # where the settings were read, as the node shows it
+    settings: Mapping[str, EtcdSetting]  # flag name without dashes -> value (paths on the node)
+    run_as_user: int | None = None
+    embedded: bool = False  # etcd runs inside the k3s process
+
+    def get(self, name: str) -> EtcdSetting | None:
+        return self.settings.get(name)
+
+    def evidence(self, name: str) -> Evidence:
+        s = self.settings.get(name)
+        return Evidence(
+            file=self.file, line=s.line if s else None, flag=f"--{name}", value=s.value if s else None
+        )
+
+
+# Settings of an etcd --config-file that kapsec reads: (section, key) -> flag name
+# (go.etcd.io/etcd/server/embed/config.go, configYAML and securityConfig).
+_ETCD_CONFIG_KEYS: dict[tuple[str | None, str], str] = {
+    (None, "data-dir"): "data-dir",
+    ("client-transport-security", "cert-file"): "cert-file",
+    ("client-transport-security", "key-file"): "key-file",
+    ("client-transport-security", "trusted-ca-file"): "trusted-ca-file",
+    ("client-transport-security", "client-cert-auth"): "client-cert-auth",
+    ("peer-transport-security", "cert-file"): "peer-cert-file",
+    ("peer-transport-security", "key-file"): "peer-key-file",
+    ("peer-transport-security", "trusted-ca-file"): "peer-trusted-ca-file",
+    ("peer-transport-security", "client-cert-auth"): "peer-client-cert-auth",
+}
+_ETCD_PATH_SETTINGS = frozenset(
+    {
+        "data-dir",
+        "cert-file",
+        "key-file",
+        "trusted-ca-file",
+        "peer-cert-file",
+        "peer-key-file",
+        "peer-trusted-ca-file",
+    }
+)
+# <data-dir>/server/tls/<file>: the layout of RKE2 and k3s (pkg/daemons/config in k3s)
+_RANCHER_TLS = re.compile(r"^(?P<data>/.+)/server/tls/[^/]+$")
 
 
 @dataclass
@@ -134,7 +202,78 @@ class ScanContext:
             real_dir = os.path.dirname(self.manifest_real) or "."
             suffix = os.path.splitext(self.manifest_real)[1] or ".yaml"
             return real_dir, real_dir, suffix
+        d = self.distro()
+        if d.name == "rke2" and d.data_dir:  # a process or a logged command line of RKE2
+            node_dir = f"{d.data_dir}/agent/pod-manifests"
+            return node_dir, self.node_real(node_dir), ".yaml"
         return "/etc/kubernetes/manifests", self.node_real("/etc/kubernetes/manifests"), ".yaml"
+
+    # ------------------------------------------------------------------ installer layout
+
+    def distro(self) -> Distro:
+        """kubeadm-style paths, or RKE2's or k3s's, recognised from where the API server's
+        certificates live (``<data-dir>/server/tls/``) and where its manifest is."""
+        key = "distro"
+        if key in self._cache:
+            cached: Distro = self._cache[key]
+            return cached
+        cfg = self.config
+        data: str | None = None
+        for flag in ("client-ca-file", "tls-cert-file"):
+            value = cfg.get_str(flag)
+            host = cfg.host_path(value) if value.startswith("/") else None
+            m = _RANCHER_TLS.match(host or "")
+            if m:
+                data = m.group("data")
+                break
+        rel = str(cfg.extra.get("manifest_rel") or "")
+        if data is None and rel.startswith("var/lib/rancher/rke2/"):
+            data = "/var/lib/rancher/rke2"
+        if data is None:
+            result = Distro("kubeadm")
+        elif (
+            rel.startswith(data.lstrip("/") + "/agent/pod-manifests/")
+            or (cfg.source == "manifest" and not cfg.extra.get("mirror_pod"))
+            or posixpath.basename(data) == "rke2"
+            or os.path.isfile(self.node_real(f"{data}/agent/pod-manifests/kube-apiserver.yaml"))
+        ):
+            result = Distro("rke2", data)  # RKE2 runs the control plane as static pods
+        else:
+            result = Distro("k3s", data)  # k3s runs it inside its own process
+        self._cache[key] = result
+        return result
+
+    def etcd_settings(self) -> EtcdSettings | str:
+        """etcd's settings, or why they cannot be known."""
+        key = "etcd-settings"
+        if key not in self._cache:
+            self._cache[key] = self._etcd_settings()
+        result: EtcdSettings | str = self._cache[key]
+        return result
+
+    def _etcd_settings(self) -> EtcdSettings | str:
+        d = self.distro()
+        if d.name == "k3s":
+            conf = f"{d.server_dir}/db/etcd/config"
+            if not os.path.isfile(self.node_real(conf)):
+                return (
+                    f"{conf} not found: this k3s server runs no embedded etcd "
+                    "(SQLite or an external datastore through kine)"
+                )
+            return _etcd_config_file(conf, self.node_real(conf), lambda p: p, None, embedded=True)
+        s = self.sibling("etcd")
+        if isinstance(s, Resolved):
+            return f"{s.why} (an external etcd is not on this node: check its settings there)"
+        if s.flags.get("config-file"):
+            host = s.host_path(s.flags["config-file"])
+            return _etcd_config_file(host, self.node_real(host), s.host_path, s.run_as_user)
+        settings = {
+            k: EtcdSetting(
+                s.host_path(v) if k in _ETCD_PATH_SETTINGS and v.startswith("/") else v, s.lines.get(k)
+            )
+            for k, v in s.flags.items()
+        }
+        return EtcdSettings(s.shown, settings, s.run_as_user)
 
     # ------------------------------------------------------------------ other static pods
 
@@ -210,6 +349,30 @@ class ScanContext:
         return f"{user}:{group}"
 
 
+def _etcd_config_file(
+    shown: str, real: str, host_path: Any, run_as_user: int | None, *, embedded: bool = False
+) -> EtcdSettings | str:
+    """etcd's settings from its ``--config-file`` (with it, etcd ignores its other flags)."""
+    try:
+        docs = load_documents(read_text(real, shown), shown)
+    except KapsecError as exc:
+        return f"{shown}: {exc.message}"
+    doc = docs[0] if docs else None
+    if not isinstance(doc, MarkedMap):
+        return f"{shown}: not an etcd configuration (a YAML mapping)"
+    settings: dict[str, EtcdSetting] = {}
+    for (section, name), flag in _ETCD_CONFIG_KEYS.items():
+        holder = doc if section is None else doc.get(section)
+        if not isinstance(holder, MarkedMap) or holder.get(name) in (None, ""):
+            continue
+        raw = holder[name]
+        value = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
+        if flag in _ETCD_PATH_SETTINGS and value.startswith("/"):
+            value = host_path(value)
+        settings[flag] = EtcdSetting(value, holder.key_line(name))
+    return EtcdSettings(shown, settings, run_as_user, embedded)
+
+
 def _parse_sibling(shown: str, real: str, component: str) -> Sibling | Resolved:
     try:
         docs = load_documents(read_text(real, shown), shown)
@@ -222,12 +385,19 @@ def _parse_sibling(shown: str, real: str, component: str) -> Sibling | Resolved:
         for c in spec.get("containers") or []:
             if not isinstance(c, Mapping):
                 continue
-            words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+            words: list[tuple[str, int | None]] = []
+            for key in ("command", "args"):
+                seq = c.get(key) or []
+                for i, w in enumerate(seq if isinstance(seq, list) else []):
+                    words.append((str(w), seq.item_line(i) if isinstance(seq, MarkedList) else None))
             flags: dict[str, str] = {}
-            for w in words:
+            lines: dict[str, int] = {}
+            for w, line in words:
                 if w.startswith("--"):
                     k, _, v = w[2:].partition("=")
                     flags[k] = v
+                    if line is not None:
+                        lines[k] = line
             sc_raw, psc_raw = c.get("securityContext"), spec.get("securityContext")
             sc: Mapping[str, Any] = sc_raw if isinstance(sc_raw, Mapping) else {}
             psc: Mapping[str, Any] = psc_raw if isinstance(psc_raw, Mapping) else {}
@@ -242,7 +412,7 @@ def _parse_sibling(shown: str, real: str, component: str) -> Sibling | Resolved:
                 for m in c.get("volumeMounts") or []
                 if isinstance(m, Mapping) and m.get("name") in vols
             )
-            return Sibling(shown, real, flags, run_as if isinstance(run_as, int) else None, hostpaths)
+            return Sibling(shown, real, flags, run_as if isinstance(run_as, int) else None, hostpaths, lines)
     return Resolved(shown, None, f"{shown}: no {component} container in it")
 
 

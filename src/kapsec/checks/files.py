@@ -13,7 +13,15 @@ import posixpath
 from dataclasses import dataclass
 
 from kapsec.checks.catalog import Check
-from kapsec.checks.context import Outcome, Resolved, ScanContext, Sibling, lstat, mode_bits
+from kapsec.checks.context import (
+    EtcdSettings,
+    Outcome,
+    Resolved,
+    ScanContext,
+    Sibling,
+    lstat,
+    mode_bits,
+)
 from kapsec.model.findings import Evidence, Status
 
 
@@ -23,16 +31,41 @@ class Target:
     real: str
 
 
-def _sibling_file(ctx: ScanContext, component: str) -> list[Target] | str:
+@dataclass(frozen=True)
+class NotApplicable:
+    """The target does not exist on this kind of node (a ``skip``, with the reason)."""
+
+    reason: str
+
+
+Found = list[Target] | str | NotApplicable
+
+_K3S_NO_POD = "k3s runs the {what} inside the k3s process: there is no {file} (CIS for k3s: not applicable)"
+
+
+def _sibling_file(ctx: ScanContext, component: str) -> Found:
+    if ctx.distro().name == "k3s" and ctx.config.source != "manifest":
+        what = {"kube-apiserver": "API server", "etcd": "etcd"}.get(component, component)
+        return NotApplicable(_K3S_NO_POD.format(what=what, file=f"{component} static pod manifest"))
     s = ctx.sibling(component)
     if isinstance(s, Resolved):
         return s.why
     return [Target(s.shown, s.real)]
 
 
-def _kubeconfig_of(ctx: ScanContext, component: str, default: str) -> list[Target] | str:
+# The kubeconfigs RKE2 and k3s write under <data-dir>/server/cred/ for the control plane.
+_RANCHER_KUBECONFIGS = {
+    "kube-scheduler": "scheduler.kubeconfig",
+    "kube-controller-manager": "controller.kubeconfig",
+}
+
+
+def _kubeconfig_of(ctx: ScanContext, component: str, default: str) -> Found:
     s = ctx.sibling(component)
     node = default
+    server = ctx.distro().server_dir
+    if server is not None:
+        node = f"{server}/cred/{_RANCHER_KUBECONFIGS[component]}"
     if isinstance(s, Sibling) and s.flags.get("kubeconfig"):
         node = s.host_path(s.flags["kubeconfig"])
     real = ctx.node_real(node)
@@ -72,15 +105,38 @@ def _walk(ctx: ScanContext, node_dir: str, suffix: str | None, include_dirs: boo
     return out
 
 
-def _etcd_data_dir(ctx: ScanContext) -> list[Target] | str:
-    s = ctx.sibling("etcd")
+def _etcd_data_dir(ctx: ScanContext) -> Found:
+    d = ctx.distro()
+    if any(s.startswith("unix:") for s in ctx.config.get_list("etcd-servers")) and d.name == "k3s":
+        return NotApplicable(
+            "k3s keeps its data through kine (--etcd-servers is a unix socket), not in an etcd data directory"
+        )
+    settings = ctx.etcd_settings()
     node = "/var/lib/etcd"
-    if isinstance(s, Sibling) and s.flags.get("data-dir"):
-        node = s.host_path(s.flags["data-dir"])
+    if d.server_dir is not None:
+        node = f"{d.server_dir}/db/etcd"  # RKE2's and k3s's embedded etcd
+    if isinstance(settings, EtcdSettings):
+        data_dir = settings.get("data-dir")
+        if data_dir is not None and data_dir.value.startswith("/"):
+            node = data_dir.value
+    elif d.name == "k3s":
+        return NotApplicable(settings)
     real = ctx.node_real(node)
     if not os.path.isdir(real):
         return f"{node} not found"
     return [Target(node, real)]
+
+
+def _admin_kubeconfigs(ctx: ScanContext) -> Found:
+    d = ctx.distro()
+    if d.server_dir is None:
+        candidates = ["/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf"]
+    else:
+        # the cluster-admin credential of RKE2/k3s, and the copy they write for users
+        # (its mode follows --write-kubeconfig-mode)
+        candidates = [f"{d.server_dir}/cred/admin.kubeconfig", f"/etc/rancher/{d.name}/{d.name}.yaml"]
+    found = [Target(p, ctx.node_real(p)) for p in candidates if os.path.isfile(ctx.node_real(p))]
+    return found or f"{candidates[0]} not found"
 
 
 def _cni(ctx: ScanContext) -> list[Target] | str:
@@ -92,8 +148,8 @@ def _cni(ctx: ScanContext) -> list[Target] | str:
     return out or "no CNI configuration under /etc/cni/net.d or /var/lib/cni/networks"
 
 
-def targets(ctx: ScanContext, target: str) -> list[Target] | str:
-    """The files of ``target`` (existing ones), or why there are none."""
+def targets(ctx: ScanContext, target: str) -> Found:
+    """The files of ``target`` (existing ones), why there are none, or why there cannot be any."""
     if target == "apiserver-manifest":
         if ctx.manifest_real and ctx.config.source == "manifest":
             rel = ctx.config.extra.get("manifest_rel")
@@ -111,12 +167,7 @@ def targets(ctx: ScanContext, target: str) -> list[Target] | str:
     if target == "etcd-data-dir":
         return _etcd_data_dir(ctx)
     if target == "admin-conf":
-        found = [
-            Target(p, ctx.node_real(p))
-            for p in ("/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf")
-            if os.path.isfile(ctx.node_real(p))
-        ]
-        return found or "/etc/kubernetes/admin.conf not found"
+        return _admin_kubeconfigs(ctx)
     if target == "scheduler-conf":
         return _kubeconfig_of(ctx, "kube-scheduler", "/etc/kubernetes/scheduler.conf")
     if target == "controller-manager-conf":
@@ -135,6 +186,8 @@ def file_mode(check: Check, ctx: ScanContext) -> Outcome:
     per_benchmark = check.rule.args.get("max_by_benchmark") or {}
     allowed = int(str(per_benchmark.get(ctx.benchmark, check.rule.args["max"])), 8)
     found = targets(ctx, target)
+    if isinstance(found, NotApplicable):
+        return Outcome(Status.SKIP, found.reason)
     if isinstance(found, str):
         return Outcome(Status.WARN, f"cannot check: {found}")
     bad = []
@@ -164,13 +217,18 @@ def file_owner(check: Check, ctx: ScanContext) -> Outcome:
     target = str(check.rule.args["target"])
     expected = str(check.rule.args["owner"])
     found = targets(ctx, target)
+    if isinstance(found, NotApplicable):
+        return Outcome(Status.SKIP, found.reason)
     if isinstance(found, str):
         return Outcome(Status.WARN, f"cannot check: {found}")
     accept = {expected}
     note = ""
     if target == "etcd-data-dir" and expected == "etcd:etcd":
-        s = ctx.sibling("etcd")
-        if isinstance(s, Sibling) and s.run_as_user in (None, 0):
+        settings = ctx.etcd_settings()
+        if isinstance(settings, EtcdSettings) and settings.embedded:
+            accept.add("root:root")
+            note = " (etcd runs inside the k3s process, as root, so root:root is etcd's own user)"
+        elif isinstance(settings, EtcdSettings) and settings.run_as_user in (None, 0):
             accept.add("root:root")
             note = " (etcd runs as root: its manifest sets no runAsUser, so root:root is etcd's own user)"
     bad = []

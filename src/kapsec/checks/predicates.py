@@ -14,32 +14,16 @@ import posixpath
 from collections.abc import Callable
 
 from kapsec.checks.catalog import Check
-from kapsec.checks.context import LoaderFailure, Outcome, Resolved, ScanContext
+from kapsec.checks.context import EtcdSettings, LoaderFailure, Outcome, Resolved, ScanContext
 from kapsec.errors import KapsecError
 from kapsec.model.findings import Evidence, Status
 from kapsec.sources.yamlmarks import load_documents, read_text
+from kapsec.tls.ciphers import CIS_1_12_ALLOWLIST  # the one copy of the CIS 1.2.29 allowlist
 
 Predicate = Callable[[Check, ScanContext], Outcome]
 PREDICATES: dict[str, Predicate] = {}
 
 HEALTH_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
-
-# CIS Kubernetes Benchmark 1.12, check 1.2.29 (kube-bench cfg/cis-1.12/master.yaml)
-CIS_CIPHERS = frozenset(
-    {
-        "TLS_AES_128_GCM_SHA256",
-        "TLS_AES_256_GCM_SHA384",
-        "TLS_CHACHA20_POLY1305_SHA256",
-        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    }
-)
 
 # Files the API server opens at start-up: a missing one stops it.
 STARTUP_FILES = (
@@ -589,7 +573,7 @@ def strong_ciphers(check: Check, ctx: ScanContext) -> Outcome:
             "--tls-cipher-suites is not set: Go's default TLS 1.2 suites include ECDHE CBC suites outside the CIS 1.12 allowlist",
             ev,
         )
-    weak = [s for s in suites if s not in CIS_CIPHERS]
+    weak = [s for s in suites if s not in CIS_1_12_ALLOWLIST]
     if weak:
         return Outcome(Status.FAIL, f"suites outside the CIS 1.12 allowlist: {', '.join(weak)}", ev)
     return Outcome(Status.PASS, f"all {len(suites)} suites are in the CIS 1.12 allowlist", ev)
@@ -620,7 +604,7 @@ def tls_min_version(check: Check, ctx: ScanContext) -> Outcome:
 _CERT_SETS = (
     ("serving", "tls-cert-file", "tls-private-key-file", None),
     ("kubelet client", "kubelet-client-certificate", "kubelet-client-key", None),
-    ("etcd client", "etcd-certfile", "etcd-keyfile", "etcd-cafile"),
+    ("etcd client", "etcd-certfile", "etcd-keyfile", None),  # its CA is etcd's: ETCD-004
     ("front-proxy client", "proxy-client-cert-file", "proxy-client-key-file", "requestheader-client-ca-file"),
     ("client CA", "client-ca-file", None, None),
     ("etcd CA", "etcd-cafile", None, None),
@@ -629,11 +613,40 @@ _CERT_SETS = (
 )
 
 
+def _certificate_status(ctx: ScanContext, cert: str, **kwargs: str | None) -> tuple[Status, str, str | None]:
+    """``kapsec.tls.inspect.certificate_status`` of one file, without its expiry warning, plus
+    that warning when the certificate expires within 30 days (told apart from its "could not
+    read" warning by asking again with the warning turned off)."""
+    from kapsec.tls.inspect import certificate_status
+
+    status, reason = certificate_status(cert, now=ctx.now, warn_days=EXPIRY_DAYS, **kwargs)
+    if status is not Status.WARN:
+        return status, reason, None
+    again, reason_without = certificate_status(cert, now=ctx.now, warn_days=0, **kwargs)
+    if again is Status.WARN:  # unreadable: a warning whatever the date
+        return again, reason_without, None
+    return again, reason_without, reason
+
+
+EXPIRY_DAYS = 30  # the checklist's "not expiring within 30 days"; kubeadm warns as early
+
+
 @predicate("tls_certificates")
 def tls_certificates(check: Check, ctx: ScanContext) -> Outcome:
+    """TLS-004: every certificate the flags name is valid now, matches its key and its CA."""
+    return _certificates(ctx, expiry=False)
+
+
+@predicate("tls_expiry")
+def tls_expiry(check: Check, ctx: ScanContext) -> Outcome:
+    """TLS-006: no certificate the flags name expires within 30 days (or has expired)."""
+    return _certificates(ctx, expiry=True)
+
+
+def _certificates(ctx: ScanContext, *, expiry: bool) -> Outcome:
     cfg = ctx.config
     try:
-        from kapsec.tls.inspect import certificate_status
+        import kapsec.tls.inspect  # noqa: F401
     except ImportError:
         return Outcome(Status.WARN, "certificate inspection is not available in this build")
     results: list[tuple[Status, str, Evidence]] = []
@@ -647,12 +660,23 @@ def tls_certificates(check: Check, ctx: ScanContext) -> Outcome:
             continue
         key = ctx.flag_file(key_flag) if key_flag else None
         ca = ctx.flag_file(ca_flag) if ca_flag else None
-        status, reason = certificate_status(
+        status, reason, soon = _certificate_status(
+            ctx,
             cert.real,
             key_path=key.real if key is not None else None,
             ca_path=ca.real if ca is not None else None,
-            now=ctx.now,
         )
+        if expiry:
+            # TLS-006: only the dates; everything else is TLS-004's
+            if soon is not None:
+                results.append((Status.FAIL, f"{label} certificate {cert.shown}: {soon}", ev))
+            elif status is Status.FAIL and reason.startswith(("expired", "not yet valid")):
+                results.append((Status.FAIL, f"{label} certificate {cert.shown}: {reason}", ev))
+            elif status is Status.WARN:
+                results.append((status, f"{label} certificate {cert.shown}: {reason}", ev))
+            else:
+                results.append((Status.PASS, f"{label} certificate {cert.shown}", ev))
+            continue
         results.append((status, f"{label} certificate {cert.shown}: {reason}", ev))
     if not results:
         return Outcome(
@@ -665,7 +689,135 @@ def tls_certificates(check: Check, ctx: ScanContext) -> Outcome:
         if bad:
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
             return Outcome(wanted, bad[0][1] + more, bad[0][2])
-    return Outcome(Status.PASS, f"{len(results)} certificates valid for more than 30 days", results[0][2])
+    if expiry:
+        return Outcome(
+            Status.PASS,
+            f"{len(results)} certificates valid for at least {EXPIRY_DAYS} more days",
+            results[0][2],
+        )
+    return Outcome(
+        Status.PASS, f"{len(results)} certificates valid, with matching keys and CAs", results[0][2]
+    )
+
+
+# ------------------------------------------------------------------ the API server and etcd
+
+
+def _etcd_peer(ctx: ScanContext) -> EtcdSettings | Outcome:
+    """etcd's settings, or the outcome that says why the check cannot be made."""
+    cfg = ctx.config
+    servers = [s for s in cfg.get_list("etcd-servers") if s]
+    if servers and all(s.lower().startswith("unix:") for s in servers):
+        return Outcome(
+            Status.SKIP,
+            f"etcd is reached over a local unix socket ({', '.join(servers)}): no TLS between them",
+            cfg.evidence("etcd-servers"),
+        )
+    settings = ctx.etcd_settings()
+    if isinstance(settings, str):
+        return Outcome(
+            Status.WARN, f"etcd's settings are not known: {settings}", cfg.evidence("etcd-servers")
+        )
+    return settings
+
+
+@predicate("etcd_client_trusted")
+def etcd_client_trusted(check: Check, ctx: ScanContext) -> Outcome:
+    """The API server's etcd client certificate chains to the CA etcd verifies clients with."""
+    cfg = ctx.config
+    etcd = _etcd_peer(ctx)
+    if isinstance(etcd, Outcome):
+        return etcd
+    r = _file_or_outcome(ctx, "etcd-certfile")
+    if isinstance(r, Outcome):
+        if r.status is Status.FAIL:
+            return Outcome(
+                Status.FAIL,
+                "--etcd-certfile is not set: the API server shows etcd no client certificate",
+                r.evidence,
+            )
+        return r
+    ev = cfg.evidence("etcd-certfile")
+    trusted = etcd.get("trusted-ca-file")
+    auth = etcd.get("client-cert-auth")
+    if trusted is None:
+        if auth is not None and auth.value.lower() in ("true", "1", "t"):
+            return Outcome(
+                Status.WARN,
+                f"etcd ({etcd.file}) requires client certificates but names no --trusted-ca-file: it verifies them "
+                "against the system's root CAs, which kapsec does not read",
+                etcd.evidence("client-cert-auth"),
+            )
+        return Outcome(
+            Status.FAIL,
+            f"etcd ({etcd.file}) sets neither --trusted-ca-file nor --client-cert-auth: it accepts any client, "
+            "certificate or not, and anyone who reaches it reads every object",
+            etcd.evidence("trusted-ca-file"),
+        )
+    ca_real = ctx.node_real(trusted.value)
+    if not os.path.exists(ca_real):
+        return Outcome(
+            Status.WARN,
+            f"etcd's --trusted-ca-file {trusted.value} ({etcd.file}) is not on the node",
+            etcd.evidence("trusted-ca-file"),
+        )
+    status, reason, _ = _certificate_status(ctx, str(r.real), ca_path=ca_real)
+    where = f"etcd's --trusted-ca-file {trusted.value} ({etcd.file}" + (
+        f":{trusted.line})" if trusted.line else ")"
+    )
+    if status is Status.PASS:
+        return Outcome(Status.PASS, f"{r.shown} is verified by {where}", ev)
+    if status is Status.FAIL and reason.startswith("not signed by CA "):
+        why = reason.split(": ", 1)[1] if ": " in reason else reason
+        return Outcome(
+            Status.FAIL,
+            f"etcd rejects the API server's client certificate {r.shown}: not verified by {where}: {why}",
+            ev,
+        )
+    return Outcome(status, f"the API server's etcd client certificate {r.shown}: {reason}", ev)
+
+
+@predicate("etcd_server_trusted")
+def etcd_server_trusted(check: Check, ctx: ScanContext) -> Outcome:
+    """etcd's serving certificate chains to the API server's --etcd-cafile."""
+    cfg = ctx.config
+    etcd = _etcd_peer(ctx)
+    if isinstance(etcd, Outcome):
+        return etcd
+    r = _file_or_outcome(ctx, "etcd-cafile")
+    if isinstance(r, Outcome):
+        if r.status is Status.FAIL:
+            return Outcome(
+                Status.FAIL, "--etcd-cafile is not set: the API server cannot verify etcd", r.evidence
+            )
+        return r
+    ev = cfg.evidence("etcd-cafile")
+    served = etcd.get("cert-file")
+    if served is None:
+        return Outcome(
+            Status.FAIL,
+            f"etcd ({etcd.file}) sets no --cert-file: it serves no TLS, so the API server's https connection fails",
+            etcd.evidence("cert-file"),
+        )
+    cert_real = ctx.node_real(served.value)
+    if not os.path.exists(cert_real):
+        return Outcome(
+            Status.WARN,
+            f"etcd's --cert-file {served.value} ({etcd.file}) is not on the node",
+            etcd.evidence("cert-file"),
+        )
+    status, reason, _ = _certificate_status(ctx, cert_real, ca_path=str(r.real))
+    if status is Status.PASS:
+        return Outcome(Status.PASS, f"etcd's --cert-file {served.value} is verified by {r.shown}", ev)
+    if status is Status.FAIL and reason.startswith("not signed by CA "):
+        why = reason.split(": ", 1)[1] if ": " in reason else reason
+        return Outcome(
+            Status.FAIL,
+            f"the API server rejects etcd's serving certificate {served.value} ({etcd.file}): "
+            f"not verified by --etcd-cafile {r.shown}: {why}",
+            ev,
+        )
+    return Outcome(status, f"etcd's serving certificate {served.value}: {reason}", etcd.evidence("cert-file"))
 
 
 @predicate("etcd_tls")
