@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -25,6 +26,8 @@ def tls() -> None:
                 2 usage, input or connection error.
     """
 
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 
@@ -58,6 +61,40 @@ def _summary_line(report: Report) -> str:
     return f"{s['total']} checks: {s['fail']} failed, {s['warn']} warnings, {s['pass']} passed"
 
 
+def _warn_days_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--warn-days",
+        type=click.IntRange(min=0),
+        default=30,
+        show_default=True,
+        help=f"Warn when {what} expires within this many days.",
+    )
+
+
+def _finish(
+    report: Report,
+    output: str,
+    fail_on: str,
+    *,
+    json_extra: Callable[[], dict[str, Any]],
+    text_head: Callable[[], None],
+    show_pass: bool = False,
+) -> NoReturn:
+    """Print ``report`` in ``output`` (json with ``json_extra()`` merged in; text after
+    ``text_head()``, with the summary on stderr) and exit by ``--fail-on``."""
+    from kapsec.report import render
+
+    if output == OutputFormat.JSON.value:
+        click.echo(json.dumps(report.to_dict() | json_extra(), indent=2))
+    elif output == OutputFormat.TEXT.value:
+        text_head()
+        _emit_findings_text(list(report.findings), show_pass=show_pass)
+        click.echo(_summary_line(report), err=True)
+    else:
+        click.echo(render(report, output), nl=False)
+    sys.exit(exit_code_for(report, fail_on))
+
+
 @tls.command("inspect")
 @click.option(
     "--root",
@@ -77,13 +114,7 @@ def _summary_line(report: Report) -> str:
     help="Cluster DNS domain for the API server SAN check "
     "(default: clusterDomain of var/lib/kubelet/config.yaml under --root, else cluster.local).",
 )
-@click.option(
-    "--warn-days",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Warn when a certificate expires within this many days.",
-)
+@_warn_days_option("a certificate")
 @click.option(
     "--now", "now_text", metavar="TIME", help="Evaluate validity at this ISO 8601 time instead of now."
 )
@@ -110,7 +141,6 @@ def inspect_cmd(
     644, keys and kubeconfigs 600, per CIS), and for the API server's serving certificate the
     in-cluster SANs. The table is sorted by expiry.
     """
-    from kapsec.report import render
     from kapsec.tls import inspect as tls_inspect
 
     if (root is None) == (not files):
@@ -126,16 +156,14 @@ def inspect_cmd(
         target = {"files": [str(f) for f in files]}
     result = tls_inspect.run(plan, now=now, warn_days=warn_days)
     report = Report("kapsec", __version__, target | {"command": "tls inspect"}, result.findings)
-    if output == OutputFormat.JSON.value:
-        doc = report.to_dict() | {"certificates": [row.to_dict(now) for row in result.rows]}
-        click.echo(json.dumps(doc, indent=2))
-    elif output == OutputFormat.TEXT.value:
-        _inspect_table(result.rows, now)
-        _emit_findings_text(list(result.findings), show_pass=show_pass)
-        click.echo(_summary_line(report), err=True)
-    else:
-        click.echo(render(report, output), nl=False)
-    sys.exit(exit_code_for(report, fail_on))
+    _finish(
+        report,
+        output,
+        fail_on,
+        json_extra=lambda: {"certificates": [row.to_dict(now) for row in result.rows]},
+        text_head=lambda: _inspect_table(result.rows, now),
+        show_pass=show_pass,
+    )
 
 
 def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
@@ -199,13 +227,7 @@ def _inspect_table(rows: list[Any], now: dt.datetime) -> None:
     is_flag=True,
     help="Skip cipher-suite enumeration (only the negotiated suite per version).",
 )
-@click.option(
-    "--warn-days",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Warn when the served certificate expires within this many days.",
-)
+@_warn_days_option("the served certificate")
 @output_option()
 @fail_on_option
 def probe_cmd(
@@ -229,7 +251,6 @@ def probe_cmd(
     --ca), whether a client certificate is requested or required, and with --anonymous the status
     codes of unauthenticated requests.
     """
-    from kapsec.report import render
     from kapsec.tls import probe as tls_probe
 
     for option, path in (("--ca", ca), ("--cert", cert)):
@@ -256,35 +277,33 @@ def probe_cmd(
         raise ServiceError(f"{parsed.display}: no TLS handshake succeeded ({notes})")
     found = tls_probe.findings(result, now=now, warn_days=warn_days, expected=expected, ca=trusted)
     report = Report("kapsec", __version__, {"endpoint": parsed.display, "command": "tls probe"}, found)
-    if output == OutputFormat.JSON.value:
-        click.echo(json.dumps(report.to_dict() | {"probe": result.to_dict(now)}, indent=2))
-    elif output == OutputFormat.TEXT.value:
-        _probe_text(result)
-        _emit_findings_text(found, show_pass=False)
-        click.echo(_summary_line(report), err=True)
-    else:
-        click.echo(render(report, output), nl=False)
-    sys.exit(exit_code_for(report, fail_on))
+    _finish(
+        report,
+        output,
+        fail_on,
+        json_extra=lambda: {"probe": result.to_dict(now)},
+        text_head=lambda: _probe_text(result),
+    )
 
 
 def _serving_files(root: Path) -> tuple[Any, Any]:
     """The serving certificate --tls-cert-file names under ``root`` and the CA clients verify it with."""
     from kapsec.tls import inspect as tls_inspect
-    from kapsec.tls import probe as tls_probe
 
     plan = tls_inspect.collect_root(root)
     for target in plan.certs.values():
         if any(ref.flag == "--tls-cert-file" for ref in target.refs):
-            src = target.source
-            expected = tls_probe.load_on_disk(src.path or Path(src.display), src.display, src.data)
-            trusted = None
-            if target.cas:
-                ca_src = target.cas[0][0]
-                trusted = tls_probe.load_on_disk(
-                    ca_src.path or Path(ca_src.display), ca_src.display, ca_src.data
-                )
+            expected = _load_source(target.source)
+            trusted = _load_source(target.cas[0][0]) if target.cas else None
             return expected, trusted
     raise UsageError(f"--root {root}: the API server manifest names no --tls-cert-file to compare with")
+
+
+def _load_source(src: Any) -> Any:
+    """An inspect ``Source`` (a file, or bytes embedded in a kubeconfig) as probe's ``OnDisk``."""
+    from kapsec.tls import probe as tls_probe
+
+    return tls_probe.load_on_disk(src.path or Path(src.display), src.display, src.data)
 
 
 def _probe_text(result: Any) -> None:
