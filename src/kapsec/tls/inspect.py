@@ -35,8 +35,9 @@ import yaml
 from cryptography import x509
 
 from kapsec.errors import InputError
-from kapsec.model.findings import Evidence, Finding, FixSafety, Severity, Status
+from kapsec.model.findings import Evidence, Finding, Severity, Status
 from kapsec.tls import pki
+from kapsec.tls._common import finding, validity_status
 from kapsec.tls.manifest import Flag, PodFlags, etcd_config_flags, read_pod_flags
 
 APISERVER_MANIFEST = "etc/kubernetes/manifests/kube-apiserver.yaml"
@@ -63,21 +64,6 @@ _KUBECONFIG_CIS = {
     "super-admin.conf": "1.1.13",
     "scheduler.conf": "1.1.15",
     "controller-manager.conf": "1.1.17",
-}
-
-TITLES = {
-    "TLS-CERT-VALIDITY": "Certificate is within its validity period",
-    "TLS-CERT-KEY-SIZE": "Certificate key is strong enough (RSA >= 2048, EC >= P-256)",
-    "TLS-CERT-SIGNATURE": "Certificate is not signed with SHA-1 or MD5",
-    "TLS-CERT-SAN": "API server certificate carries the in-cluster names and IPs",
-    "TLS-CERT-CHAIN": "Certificate chains to the CA that verifies it",
-    "TLS-CERT-CA": "A CA flag names a CA certificate",
-    "TLS-KEY-PAIR": "Private key matches its certificate",
-    "TLS-CERT-USAGE": "Certificate may be used for its role (serverAuth / clientAuth)",
-    "TLS-KEY-SIZE": "Private key is strong enough",
-    "TLS-FILE-MODE": "Certificate, key and kubeconfig file permissions",
-    "TLS-FILE-READ": "Referenced certificate or key can be read",
-    "TLS-SA-KEY-PAIR": "Service-account signing key matches a verification key",
 }
 
 
@@ -179,8 +165,8 @@ class CertRow:
             "subject": f.subject,
             "issuer": f.issuer,
             "serial": f.serial,
-            "notBefore": _iso(f.not_before),
-            "notAfter": _iso(f.not_after),
+            "notBefore": pki.utc_iso(f.not_before),
+            "notAfter": pki.utc_iso(f.not_after),
             "daysLeft": f.days_left(now),
             "key": f.key.label,
             "signatureAlgorithm": f.signature_algorithm,
@@ -197,10 +183,6 @@ class CertRow:
 class InspectResult:
     rows: list[CertRow]
     findings: list[Finding]
-
-
-def _iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- the interface other packages use ----------------------------------------------------------
@@ -295,7 +277,7 @@ def collect_root(root: Path, *, cluster_domain: str | None = None) -> Plan:
         ref = Ref(_ROLES.get(name, name), name, pod.file, flag.line)
         host = pod.host_path(flag.value)
         if host is None:
-            note = _finding(
+            note = finding(
                 "TLS-FILE-READ",
                 Status.WARN,
                 Severity.MEDIUM,
@@ -407,7 +389,7 @@ def _sni_pairs(api: PodFlags, plan: Plan, r: _Root) -> None:
         ev = Evidence(file=api.file, line=flag.line, flag=flag.name, value=flag.value)
         if len(parts) != 2 or not all(parts):
             plan.notes.append(
-                _finding(
+                finding(
                     "TLS-KEY-PAIR",
                     Status.FAIL,
                     Severity.CRITICAL,
@@ -422,7 +404,7 @@ def _sni_pairs(api: PodFlags, plan: Plan, r: _Root) -> None:
             host = api.host_path(path.strip())
             if host is None:
                 plan.notes.append(
-                    _finding(
+                    finding(
                         "TLS-FILE-READ",
                         Status.WARN,
                         Severity.MEDIUM,
@@ -460,7 +442,7 @@ def _half_serving_pair(api: PodFlags, plan: Plan) -> None:
     flag = cert if has_cert else key
     assert flag is not None
     plan.notes.append(
-        _finding(
+        finding(
             "TLS-KEY-PAIR",
             Status.FAIL,
             Severity.CRITICAL,
@@ -541,7 +523,7 @@ def _load_apiserver(root: Path, plan: Plan) -> PodFlags | None:
         rel = sources_apiserver.find_manifest_under(str(root))
     except InputError as exc:
         plan.notes.append(
-            _finding(
+            finding(
                 "TLS-FILE-READ",
                 Status.WARN,
                 Severity.MEDIUM,
@@ -572,7 +554,7 @@ def _read_manifest(root: Path, rel: str, binary: str, plan: Plan) -> PodFlags | 
     pod = read_pod_flags(text, shown, binary)
     if pod is None:
         plan.notes.append(
-            _finding(
+            finding(
                 "TLS-FILE-READ",
                 Status.WARN,
                 Severity.MEDIUM,
@@ -636,7 +618,7 @@ def _collect_kubeconfigs(
         data = _load_yaml(path)
         if not isinstance(data, dict):
             plan.notes.append(
-                _finding(
+                finding(
                     "TLS-FILE-READ",
                     Status.WARN,
                     Severity.LOW,
@@ -737,7 +719,7 @@ def _classify_file(plan: Plan, source: Source, ref: Ref, *, explicit: bool) -> N
         data = source.read()
     except InputError as exc:
         plan.notes.append(
-            _finding("TLS-FILE-READ", Status.WARN, Severity.MEDIUM, str(exc), Evidence(file=source.display))
+            finding("TLS-FILE-READ", Status.WARN, Severity.MEDIUM, str(exc), Evidence(file=source.display))
         )
         return
     kinds = {b.kind for b in pki.pem_blocks(data)}
@@ -754,7 +736,7 @@ def _classify_file(plan: Plan, source: Source, ref: Ref, *, explicit: bool) -> N
         plan.notes.append(_mode_finding(source, 0o644, "public key", None))
     elif explicit or source.display.endswith(_PKI_SUFFIXES):
         plan.notes.append(
-            _finding(
+            finding(
                 "TLS-FILE-READ",
                 Status.WARN,
                 Severity.MEDIUM,
@@ -804,29 +786,6 @@ def collect_files(paths: Sequence[Path], *, ca: Path | None = None) -> Plan:
 # --- running the checks ------------------------------------------------------------------------
 
 
-def _finding(
-    check: str,
-    status: Status,
-    severity: Severity,
-    message: str,
-    evidence: Evidence,
-    *,
-    benchmarks: dict[str, str] | None = None,
-    remediation: str = "",
-) -> Finding:
-    return Finding(
-        id=check,
-        title=TITLES[check],
-        status=status,
-        severity=severity,
-        message=message,
-        benchmarks=benchmarks or {},
-        evidence=evidence,
-        remediation=remediation,
-        fix_safety=FixSafety.MANUAL,
-    )
-
-
 def _evidence(display: str, refs: Sequence[Ref], detail: str | None = None) -> Evidence:
     flagged = next((ref for ref in refs if ref.flag), None)
     roles = ", ".join(dict.fromkeys(ref.role for ref in refs)) or None
@@ -851,7 +810,7 @@ def _mode_finding(source: Source, max_mode: int, what: str, refs: Sequence[Ref] 
     try:
         mode = stat.S_IMODE(os.stat(source.path).st_mode)
     except OSError as exc:
-        return _finding(
+        return finding(
             "TLS-FILE-MODE",
             Status.WARN,
             Severity.MEDIUM,
@@ -861,7 +820,7 @@ def _mode_finding(source: Source, max_mode: int, what: str, refs: Sequence[Ref] 
         )
     evidence = Evidence(file=display, value=f"{mode:o}", detail=what)
     if mode & ~max_mode:
-        return _finding(
+        return finding(
             "TLS-FILE-MODE",
             Status.FAIL,
             Severity.HIGH if max_mode == KEY_MODE_MAX and mode & 0o004 else Severity.MEDIUM,
@@ -870,7 +829,7 @@ def _mode_finding(source: Source, max_mode: int, what: str, refs: Sequence[Ref] 
             benchmarks=benchmarks,
             remediation=f"chmod {max_mode:o} {display}",
         )
-    return _finding(
+    return finding(
         "TLS-FILE-MODE",
         Status.PASS,
         Severity.MEDIUM,
@@ -907,7 +866,7 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
             certs = pki.load_certificates(target.source.read())
         except (InputError, pki.PkiError) as exc:
             findings.append(
-                _finding(
+                finding(
                     "TLS-FILE-READ",
                     Status.WARN,
                     Severity.HIGH,
@@ -928,7 +887,7 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
         leaf = certs[0]
         if target.must_be_ca and not pki.is_ca(leaf):
             findings.append(
-                _finding(
+                finding(
                     "TLS-CERT-CA",
                     Status.FAIL,
                     Severity.HIGH,
@@ -968,7 +927,7 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
             key = pki.load_private_key(key_target.source.read())
         except (InputError, pki.PkiError) as exc:
             findings.append(
-                _finding(
+                finding(
                     "TLS-FILE-READ",
                     Status.WARN,
                     Severity.HIGH,
@@ -986,7 +945,7 @@ def run(plan: Plan, *, now: dt.datetime | None = None, warn_days: int = 30) -> I
         facts = pki.key_facts(key.public_key())
         weak = facts.weakness
         findings.append(
-            _finding(
+            finding(
                 "TLS-KEY-SIZE",
                 Status.FAIL if weak else Status.PASS,
                 Severity.HIGH,
@@ -1017,11 +976,9 @@ def _cert_checks(
 ) -> list[Finding]:
     found: list[Finding] = []
     verdict, why = pki.validity(cert, now, warn_days)
-    status = {pki.Verdict.OK: Status.PASS, pki.Verdict.SOON: Status.WARN, pki.Verdict.BAD: Status.FAIL}[
-        verdict
-    ]
+    status = validity_status(verdict)
     found.append(
-        _finding(
+        finding(
             "TLS-CERT-VALIDITY",
             status,
             Severity.HIGH,
@@ -1035,7 +992,7 @@ def _cert_checks(
     facts = pki.key_facts(pki.cert_public_key(cert))
     weak = facts.weakness
     found.append(
-        _finding(
+        finding(
             "TLS-CERT-KEY-SIZE",
             Status.FAIL if weak else Status.PASS,
             Severity.HIGH,
@@ -1047,10 +1004,10 @@ def _cert_checks(
     sig = pki.signature_weakness(cert)
     algo = pki.signature_algorithm(cert)
     if sig is None:
-        found.append(_finding("TLS-CERT-SIGNATURE", Status.PASS, Severity.HIGH, f"{label}: {algo}", ev))
+        found.append(finding("TLS-CERT-SIGNATURE", Status.PASS, Severity.HIGH, f"{label}: {algo}", ev))
     elif pki.is_self_signed(cert):
         found.append(
-            _finding(
+            finding(
                 "TLS-CERT-SIGNATURE",
                 Status.FAIL,
                 Severity.LOW,
@@ -1061,7 +1018,7 @@ def _cert_checks(
         )
     else:
         found.append(
-            _finding(
+            finding(
                 "TLS-CERT-SIGNATURE",
                 Status.FAIL,
                 Severity.HIGH,
@@ -1080,7 +1037,7 @@ def _san_check(
     dns, ips, problems = sans
     missing = pki.missing_names(pki.subject_alt_names(cert), dns, ips)
     if missing:
-        return _finding(
+        return finding(
             "TLS-CERT-SAN",
             Status.FAIL,
             Severity.MEDIUM,
@@ -1090,10 +1047,8 @@ def _san_check(
             "(kubeadm: add them to apiServer.certSANs and run `kubeadm init phase certs apiserver`).",
         )
     if problems:
-        return _finding("TLS-CERT-SAN", Status.WARN, Severity.MEDIUM, f"{display}: {'; '.join(problems)}", ev)
-    return _finding(
-        "TLS-CERT-SAN", Status.PASS, Severity.MEDIUM, f"{display}: has {', '.join(dns + ips)}", ev
-    )
+        return finding("TLS-CERT-SAN", Status.WARN, Severity.MEDIUM, f"{display}: {'; '.join(problems)}", ev)
+    return finding("TLS-CERT-SAN", Status.PASS, Severity.MEDIUM, f"{display}: has {', '.join(dns + ips)}", ev)
 
 
 def _usage_check(display: str, cert: x509.Certificate, needed: frozenset[str], ev: Evidence) -> Finding:
@@ -1101,7 +1056,7 @@ def _usage_check(display: str, cert: x509.Certificate, needed: frozenset[str], e
     have = pki.extended_key_usages(cert)
     shown = "no extended key usage (any use)" if have is None else ", ".join(sorted(have))
     if missing:
-        return _finding(
+        return finding(
             "TLS-CERT-USAGE",
             Status.FAIL,
             Severity.HIGH,
@@ -1110,7 +1065,7 @@ def _usage_check(display: str, cert: x509.Certificate, needed: frozenset[str], e
             ev,
             remediation="Reissue the certificate with the extended key usages its role needs.",
         )
-    return _finding(
+    return finding(
         "TLS-CERT-USAGE",
         Status.PASS,
         Severity.HIGH,
@@ -1133,7 +1088,7 @@ def _server_names_check(
         if gone:
             missing.append(f"{host} (server of {kubeconfig})")
     if missing:
-        return _finding(
+        return finding(
             "TLS-CERT-SAN",
             Status.FAIL,
             Severity.HIGH,
@@ -1144,7 +1099,7 @@ def _server_names_check(
             "controlPlaneEndpoint), or point the kubeconfig at a covered name.",
         )
     hosts = ", ".join(dict.fromkeys(h for h, _ in names))
-    return _finding(
+    return finding(
         "TLS-CERT-SAN",
         Status.PASS,
         Severity.HIGH,
@@ -1157,7 +1112,7 @@ def _pair_check(display: str, cert: x509.Certificate, key_source: Source, ev: Ev
     try:
         key = pki.load_private_key(key_source.read())
     except (InputError, pki.PkiError) as exc:
-        return _finding(
+        return finding(
             "TLS-KEY-PAIR",
             Status.WARN,
             Severity.HIGH,
@@ -1165,10 +1120,10 @@ def _pair_check(display: str, cert: x509.Certificate, key_source: Source, ev: Ev
             ev,
         )
     if pki.keys_match(pki.cert_public_key(cert), key):
-        return _finding(
+        return finding(
             "TLS-KEY-PAIR", Status.PASS, Severity.HIGH, f"{display}: matches {key_source.display}", ev
         )
-    return _finding(
+    return finding(
         "TLS-KEY-PAIR",
         Status.FAIL,
         Severity.HIGH,
@@ -1195,7 +1150,7 @@ def _chain_checks(
             anchors = certs_of(ca_source)
             if anchors is None:
                 out.append(
-                    _finding(
+                    finding(
                         "TLS-CERT-CHAIN",
                         Status.WARN,
                         Severity.HIGH,
@@ -1206,7 +1161,7 @@ def _chain_checks(
                 continue
             ok, why = pki.verify_chain(leaf, anchors, certs[1:], now)
             out.append(
-                _finding(
+                finding(
                     "TLS-CERT-CHAIN",
                     Status.PASS if ok else Status.FAIL,
                     Severity.HIGH,
@@ -1225,7 +1180,7 @@ def _chain_checks(
     anchors = anchors_by_subject.get(leaf.issuer.public_bytes(), [])
     if not anchors and len(certs) == 1:
         out.append(
-            _finding(
+            finding(
                 "TLS-CERT-CHAIN",
                 Status.WARN,
                 Severity.LOW,
@@ -1237,7 +1192,7 @@ def _chain_checks(
     if anchors:
         ok, why = pki.verify_chain(leaf, anchors, certs[1:], now)
         out.append(
-            _finding(
+            finding(
                 "TLS-CERT-CHAIN",
                 Status.PASS if ok else Status.FAIL,
                 Severity.HIGH,
@@ -1253,7 +1208,7 @@ def _sa_pair_check(signing: Source, verifiers: list[Source], ref: Ref) -> Findin
     try:
         key = pki.load_private_key(signing.read())
     except (InputError, pki.PkiError) as exc:
-        return _finding("TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, f"{signing.display}: {_why(exc)}", ev)
+        return finding("TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, f"{signing.display}: {_why(exc)}", ev)
     wanted = pki.spki(key.public_key())
     names = []
     unreadable: list[str] = []
@@ -1276,7 +1231,7 @@ def _sa_pair_check(signing: Source, verifiers: list[Source], ref: Ref) -> Findin
             except pki.PkiError:
                 continue
         if any(pki.spki(p) == wanted for p in publics):
-            return _finding(
+            return finding(
                 "TLS-SA-KEY-PAIR",
                 Status.PASS,
                 Severity.HIGH,
@@ -1284,8 +1239,8 @@ def _sa_pair_check(signing: Source, verifiers: list[Source], ref: Ref) -> Findin
                 ev,
             )
     if unreadable:
-        return _finding("TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, "; ".join(unreadable), ev)
-    return _finding(
+        return finding("TLS-SA-KEY-PAIR", Status.WARN, Severity.HIGH, "; ".join(unreadable), ev)
+    return finding(
         "TLS-SA-KEY-PAIR",
         Status.FAIL,
         Severity.HIGH,

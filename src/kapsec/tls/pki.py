@@ -382,21 +382,22 @@ def validity(cert: x509.Certificate, now: dt.datetime, warn_days: int) -> tuple[
     """Whether ``cert`` is valid at ``now``, with a one-line reason."""
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if now < not_before:
-        return Verdict.BAD, f"not yet valid (valid from {_iso(not_before)})"
+        return Verdict.BAD, f"not yet valid (valid from {utc_iso(not_before)})"
     if now > not_after:
         days = (now - not_after) // dt.timedelta(days=1)
-        return Verdict.BAD, f"expired on {_iso(not_after)} ({_days(days)} ago)"
+        return Verdict.BAD, f"expired on {utc_iso(not_after)} ({_days(days)} ago)"
     days_left = (not_after - now) // dt.timedelta(days=1)
     if days_left < warn_days:
-        return Verdict.SOON, f"expires in {_days(days_left)} ({_iso(not_after)})"
-    return Verdict.OK, f"valid until {_iso(not_after)} ({_days(days_left)} left)"
+        return Verdict.SOON, f"expires in {_days(days_left)} ({utc_iso(not_after)})"
+    return Verdict.OK, f"valid until {utc_iso(not_after)} ({_days(days_left)} left)"
 
 
 def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
 
-def _iso(when: dt.datetime) -> str:
+def utc_iso(when: dt.datetime) -> str:
+    """``when`` in UTC as RFC 3339 with a ``Z`` (how kubeadm and openssl users read it)."""
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives import hashes
 from kapsec.errors import InputError, ServiceError, UsageError
 from kapsec.model.findings import Evidence, Finding, FixSafety, Severity, Status
 from kapsec.tls import ciphers, pki
+from kapsec.tls._common import finding, validity_status
 
 ALL_CIPHERS = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
 TLS13_SUITES = (
@@ -661,16 +662,6 @@ def anonymous_statuses(prober: Prober, version: Version, ca: OnDisk | None) -> d
 
 # --- findings ----------------------------------------------------------------------------------
 
-TITLES = {
-    "TLS-PROBE-VERSION": "Only TLS 1.2 and later are accepted",
-    "TLS-PROBE-CIPHER": "Only strong cipher suites are accepted (CIS 1.12 allowlist)",
-    "TLS-PROBE-CERT": "The served certificate is valid, strong and well signed",
-    "TLS-PROBE-NAME": "The served certificate covers the name or address probed",
-    "TLS-PROBE-CHAIN": "The served chain matches the files on disk",
-    "TLS-PROBE-CLIENT-CERT": "The server requests client certificates",
-    "TLS-PROBE-ANON": "Unauthenticated requests are refused outside the health endpoints",
-}
-
 
 def _f(
     check: str,
@@ -684,14 +675,13 @@ def _f(
     benchmarks: dict[str, str] | None = None,
     remediation: str = "",
 ) -> Finding:
-    return Finding(
-        id=check,
-        title=TITLES[check],
-        status=status,
-        severity=severity,
-        message=message,
-        benchmarks=benchmarks or {},
-        evidence=Evidence(file=target.display, value=value, detail=detail),
+    return finding(
+        check,
+        status,
+        severity,
+        message,
+        Evidence(file=target.display, value=value, detail=detail),
+        benchmarks=benchmarks,
         remediation=remediation,
         fix_safety=FixSafety.NEEDS_RESTART if remediation.startswith("Set --") else FixSafety.MANUAL,
     )
@@ -844,9 +834,7 @@ def _chain_findings(
     leaf = result.chain[0]
     facts = pki.cert_facts(leaf)
     verdict, why = pki.validity(leaf, now, warn_days)
-    status = {pki.Verdict.OK: Status.PASS, pki.Verdict.SOON: Status.WARN, pki.Verdict.BAD: Status.FAIL}[
-        verdict
-    ]
+    status = validity_status(verdict)
     out.append(
         _f("TLS-PROBE-CERT", status, Severity.HIGH, f"served certificate {facts.subject_cn!r}: {why}", t)
     )
