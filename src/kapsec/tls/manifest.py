@@ -114,17 +114,21 @@ def parse_flags(words: list[tuple[str, int]]) -> dict[str, Flag]:
     return flags
 
 
+def _yaml_error(exc: yaml.YAMLError, file: str) -> InputError:
+    mark = getattr(exc, "problem_mark", None)
+    return InputError(
+        f"not valid YAML: {getattr(exc, 'problem', exc)}",
+        file=file,
+        line=None if mark is None else mark.line + 1,
+    )
+
+
 def read_pod_flags(text: str, file: str, binary: str) -> PodFlags | None:
     """Flags of the container running ``binary`` in the Pod manifest ``text``; None when absent."""
     try:
         docs = list(yaml.compose_all(text))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            file=file,
-            line=None if mark is None else mark.line + 1,
-        ) from exc
+        raise _yaml_error(exc, file) from exc
     for doc in docs:
         spec = _get(doc, "spec")
         containers = _get(spec, "containers")
@@ -168,12 +172,7 @@ def etcd_config_flags(text: str, file: str) -> dict[str, Flag]:
     try:
         doc = yaml.compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            file=file,
-            line=None if mark is None else mark.line + 1,
-        ) from exc
+        raise _yaml_error(exc, file) from exc
     flags: dict[str, Flag] = {}
     for (section, key), name in _ETCD_CONFIG_KEYS.items():
         node = _get(_get(doc, section), key)
