@@ -227,6 +227,39 @@ def test_store_reports_what_the_api_server_would_reject_but_evaluates_it() -> No
     ]
 
 
+def test_store_skips_rules_and_subjects_that_are_not_lists_of_maps() -> None:
+    ref = {"kind": "ClusterRole", "name": "a"}
+    objs: list[dict[str, Any]] = [
+        _role("a", "", {"verbs": ["get"]}),  # type: ignore[arg-type]
+        _role("b", "ns", ["get", {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]),  # type: ignore[list-item]
+        {
+            "apiVersion": RBAC,
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "c"},
+            "roleRef": ref,
+            "subjects": "jane",
+        },
+        {
+            "apiVersion": RBAC,
+            "kind": "RoleBinding",
+            "metadata": {"name": "d", "namespace": "ns"},
+            "roleRef": ref,
+            "subjects": [None, {"kind": "User", "name": "jane"}],
+        },
+    ]
+    store = RbacStore.from_dicts(objs, name="f.yaml")
+    assert [p.message for p in store.problems] == [
+        "ClusterRole \"a\": 'rules' must be a list; treated as empty",
+        'Role "ns/b": rules[0] is not a map; ignored',
+        "ClusterRoleBinding \"c\": 'subjects' must be a list; treated as empty",
+        'RoleBinding "ns/d": subjects[0] is not a map; ignored',
+    ]
+    assert store.cluster_roles["a"].rules == ()
+    assert len(store.roles[("ns", "b")].rules) == 1
+    assert [b.subjects for b in store.cluster_role_bindings] == [()]
+    assert [[s.name for s in b.subjects] for b in store.role_bindings] == [["jane"]]
+
+
 def test_bootstrap_aggregation_reaches_a_fixed_point() -> None:
     store = RbacStore.from_objects(load_paths([BOOT]))
     assert store.aggregated == ["admin", "edit", "view"]

@@ -10,7 +10,7 @@ empty; rules the API server's validation would reject
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -383,6 +383,22 @@ def _validate_subject(s: Subject, *, namespaced: bool) -> list[str]:
     return msgs
 
 
+def _maps(
+    obj: Mapping[str, Any], key: str, label: str, where: Where, problems: list[ParseProblem]
+) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """The maps of the list ``obj[key]`` with their indexes; a non-list or a non-map item is a
+    problem and is skipped."""
+    raw = obj.get(key)
+    if raw is not None and not isinstance(raw, list):
+        problems.append(ParseProblem(where, f"{label}: '{key}' must be a list; treated as empty"))
+        return
+    for i, item in enumerate(raw or []):
+        if isinstance(item, Mapping):
+            yield i, item
+        else:
+            problems.append(ParseProblem(where, f"{label}: {key}[{i}] is not a map; ignored"))
+
+
 def parse_role(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem]) -> Role | None:
     kind = str(obj.get("kind"))
     name, ns, labels, annotations = _meta(obj)
@@ -399,16 +415,9 @@ def parse_role(obj: Mapping[str, Any], where: Where, problems: list[ParseProblem
         ns = "default"
     if kind == "ClusterRole":
         ns = ""
-    raw_rules = obj.get("rules")
     rules: list[PolicyRule] = []
     invalid: list[str] = []
-    if raw_rules is not None and not isinstance(raw_rules, list):
-        problems.append(ParseProblem(where, f"{label}: 'rules' must be a list; treated as empty"))
-        raw_rules = []
-    for i, r in enumerate(raw_rules or []):
-        if not isinstance(r, Mapping):
-            problems.append(ParseProblem(where, f"{label}: rules[{i}] is not a map; ignored"))
-            continue
+    for i, r in _maps(obj, "rules", label, where, problems):
         try:
             rule = PolicyRule.from_dict(r)
         except ValueError as exc:
@@ -486,14 +495,7 @@ def parse_binding(obj: Mapping[str, Any], where: Where, problems: list[ParseProb
     if not role_ref.name:
         invalid.append("roleRef.name: Required value")
     subjects: list[Subject] = []
-    raw = obj.get("subjects")
-    if raw is not None and not isinstance(raw, list):
-        problems.append(ParseProblem(where, f"{label}: 'subjects' must be a list; treated as empty"))
-        raw = []
-    for i, s in enumerate(raw or []):
-        if not isinstance(s, Mapping):
-            problems.append(ParseProblem(where, f"{label}: subjects[{i}] is not a map; ignored"))
-            continue
+    for i, s in _maps(obj, "subjects", label, where, problems):
         try:
             subj = Subject.from_dict(s)
         except ValueError as exc:
