@@ -91,23 +91,43 @@ def invalid_message(kind: str, name: str, errors: tuple[str, ...]) -> str:
     return f'{kind}.rbac.authorization.k8s.io "{name}" is invalid: {body}'
 
 
+def _first_checks(
+    store: RbacStore,
+    user: str,
+    groups: tuple[str, ...],
+    obj: Role | Binding,
+    resource: str,
+    *,
+    masters: bool,
+) -> tuple[EscalationResult | None, Decision | None]:
+    """What a Role and a binding write share before their own checks: validation (an invalid
+    object is refused before any authorization), whether the user may create the kind at all
+    (reported, never decisive), and ``system:masters`` (``EscalationAllowed``). Returns the
+    decision when one of them settles it, and the create decision."""
+    if obj.invalid:
+        return EscalationResult(
+            obj.key, False, "invalid", invalid_message(obj.kind, obj.name, obj.invalid)
+        ), None
+    create = authorize(
+        store,
+        _req(user, groups, "create", resource=resource, ns=obj.namespace, name="", group=RBAC_GROUP),
+        masters=masters,
+    )
+    if masters and SYSTEM_MASTERS in groups:
+        allowed = EscalationResult(
+            obj.key, True, SYSTEM_MASTERS, "allowed: the writer is in system:masters", create=create
+        )
+        return allowed, create
+    return None, create
+
+
 def check_role_write(
     store: RbacStore, user: str, groups: tuple[str, ...], role: Role, *, masters: bool = True
 ) -> EscalationResult:
     resource = "roles" if role.kind == "Role" else "clusterroles"
-    if role.invalid:
-        return EscalationResult(
-            role.key, False, "invalid", invalid_message(role.kind, role.name, role.invalid)
-        )
-    create = authorize(
-        store,
-        _req(user, groups, "create", resource=resource, ns=role.namespace, name="", group=RBAC_GROUP),
-        masters=masters,
-    )
-    if masters and SYSTEM_MASTERS in groups:
-        return EscalationResult(
-            role.key, True, SYSTEM_MASTERS, "allowed: the writer is in system:masters", create=create
-        )
+    decided, create = _first_checks(store, user, groups, role, resource, masters=masters)
+    if decided is not None:
+        return decided
     esc = authorize(
         store,
         _req(
@@ -155,19 +175,9 @@ def check_binding_write(
     extra_roles: RbacStore | None = None,
 ) -> EscalationResult:
     resource = "rolebindings" if binding.kind == "RoleBinding" else "clusterrolebindings"
-    if binding.invalid:
-        return EscalationResult(
-            binding.key, False, "invalid", invalid_message(binding.kind, binding.name, binding.invalid)
-        )
-    create = authorize(
-        store,
-        _req(user, groups, "create", resource=resource, ns=binding.namespace, name="", group=RBAC_GROUP),
-        masters=masters,
-    )
-    if masters and SYSTEM_MASTERS in groups:
-        return EscalationResult(
-            binding.key, True, SYSTEM_MASTERS, "allowed: the writer is in system:masters", create=create
-        )
+    decided, create = _first_checks(store, user, groups, binding, resource, masters=masters)
+    if decided is not None:
+        return decided
     ref = binding.role_ref
     ref_resource = {"Role": "roles", "ClusterRole": "clusterroles"}.get(ref.kind, ref.kind.lower() + "s")
     bind = authorize(
