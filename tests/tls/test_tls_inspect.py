@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
-from tls_factory import NOW, Tree, issue, kubeconfig, new_key, write
+from tls_factory import (
+    APISERVER_MANIFEST,
+    APISERVER_SANS_DNS,
+    APISERVER_SANS_IPS,
+    NOW,
+    Tree,
+    issue,
+    kubeconfig,
+    new_key,
+    write,
+)
 
 from helpers import run_cli
 from kapsec.model.findings import Status
@@ -121,13 +131,8 @@ def test_expiring_soon_warns_without_failing(tree: Tree) -> None:
         issue(
             "kube-apiserver",
             issuer=tree.ca,
-            dns=(
-                "kubernetes",
-                "kubernetes.default",
-                "kubernetes.default.svc",
-                "kubernetes.default.svc.cluster.local",
-            ),
-            ips=("10.96.0.1", "172.30.1.2"),
+            dns=APISERVER_SANS_DNS,
+            ips=APISERVER_SANS_IPS,
             not_after=NOW + dt.timedelta(days=10, hours=1),
         ),
     )
@@ -536,12 +541,11 @@ def test_kubelet_serving_certificate_against_kubelet_ca(tree: Tree) -> None:
         c["index"] for c in doc["certificates"] if c["file"] == "/var/lib/kubelet/pki/kubelet.crt"
     ]
     assert kubelet_rows == [0, 1]
-    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
-    text = manifest.read_text().replace(
+    tree.edit(
+        APISERVER_MANIFEST,
         "    - --kubelet-client-key=",
         "    - --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt\n    - --kubelet-client-key=",
     )
-    write(manifest, text.encode(), 0o600)
     code, doc = inspect_json("--root", str(tree.root))
     assert code == 1
     assert not_passing(doc) == [
@@ -612,12 +616,11 @@ def test_every_service_account_key_file_is_searched(tree: Tree) -> None:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     write(tree.pki("sa-next.pub"), other, 0o644)
-    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
-    text = manifest.read_text().replace(
+    tree.edit(
+        APISERVER_MANIFEST,
         "    - --service-account-signing-key-file=",
         "    - --service-account-key-file=/etc/kubernetes/pki/sa-next.pub\n    - --service-account-signing-key-file=",
     )
-    write(manifest, text.encode(), 0o600)
     code, doc = inspect_json("--root", str(tree.root))
     sa = [(f["status"], f["message"]) for f in doc["findings"] if f["id"] == "TLS-SA-KEY-PAIR"]
     # the last occurrence (sa-next.pub) does not hold the key; the earlier sa.pub does
@@ -659,13 +662,8 @@ def test_extended_key_usage_must_fit_the_role(tree: Tree) -> None:
         issue(
             "kube-apiserver",
             issuer=tree.ca,
-            dns=(
-                "kubernetes",
-                "kubernetes.default",
-                "kubernetes.default.svc",
-                "kubernetes.default.svc.cluster.local",
-            ),
-            ips=("10.96.0.1", "172.30.1.2"),
+            dns=APISERVER_SANS_DNS,
+            ips=APISERVER_SANS_IPS,
             eku=(ExtendedKeyUsageOID.CLIENT_AUTH,),
         ),
     )
@@ -746,9 +744,7 @@ def test_pki_directory_without_manifest_is_inspected_with_a_warning(tree: Tree) 
 def test_advertise_address_falls_back_to_bind_address(
     tree: Tree, flags: str, expected: list[tuple[str, str, str]]
 ) -> None:
-    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
-    text = manifest.read_text().replace("    - --advertise-address=172.30.1.2\n", flags)
-    write(manifest, text.encode(), 0o600)
+    tree.edit(APISERVER_MANIFEST, "    - --advertise-address=172.30.1.2\n", flags)
     code, doc = inspect_json("--root", str(tree.root))
     assert not_passing(doc) == expected
     assert code == 0
@@ -756,11 +752,7 @@ def test_advertise_address_falls_back_to_bind_address(
 
 def test_serving_certificate_without_key_stops_the_api_server(tree: Tree) -> None:
     """oracle-1.36/config-errors, case tls-cert-without-key: exit 1, "missing filename for serving cert"."""
-    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
-    text = manifest.read_text().replace(
-        "    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key\n", ""
-    )
-    write(manifest, text.encode(), 0o600)
+    tree.edit(APISERVER_MANIFEST, "    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key\n", "")
     code, doc = inspect_json("--root", str(tree.root))
     assert code == 1
     half = [f for f in doc["findings"] if f["id"] == "TLS-KEY-PAIR" and f["status"] == "fail"]
@@ -779,14 +771,13 @@ def test_sni_certificates_cover_their_names(tree: Tree) -> None:
     public = issue("api.example.com", issuer=tree.ca, dns=("api.example.com",))
     write(tree.pki("public.crt"), public.cert_pem, 0o644)
     write(tree.pki("public.key"), public.key_pem, 0o600)
-    manifest = tree.root / "etc/kubernetes/manifests/kube-apiserver.yaml"
-    text = manifest.read_text().replace(
+    tree.edit(
+        APISERVER_MANIFEST,
         "    - --tls-cert-file=",
         "    - --tls-sni-cert-key=/etc/kubernetes/pki/public.crt,/etc/kubernetes/pki/public.key:api.example.com,k8s.example.com\n"
         "    - --tls-sni-cert-key=only-one-file.crt\n"
         "    - --tls-cert-file=",
     )
-    write(manifest, text.encode(), 0o600)
     code, doc = inspect_json("--root", str(tree.root))
     assert code == 1
     assert not_passing(doc) == [
@@ -802,12 +793,7 @@ def test_sni_certificates_cover_their_names(tree: Tree) -> None:
 
 
 def test_serving_certificate_must_cover_the_kubeconfig_server(tree: Tree) -> None:
-    conf = tree.root / "etc/kubernetes/admin.conf"
-    write(
-        conf,
-        conf.read_text().replace("https://172.30.1.2:6443", "https://k8s-api.corp.example:6443").encode(),
-        0o600,
-    )
+    tree.edit("etc/kubernetes/admin.conf", "https://172.30.1.2:6443", "https://k8s-api.corp.example:6443")
     code, doc = inspect_json("--root", str(tree.root))
     assert code == 1
     assert not_passing(doc) == [

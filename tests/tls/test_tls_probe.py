@@ -8,13 +8,12 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tls_factory import issue, write
+from tls_factory import free_port, issue, probe_json, wait_listening, write
 
 from helpers import DATA, run_cli
 from kapsec.model.findings import Severity, Status
@@ -28,25 +27,6 @@ if OPENSSL is None:  # pragma: no cover - CI installs openssl (make system-deps)
     pytest.skip("the openssl command is required", allow_module_level=True)
 
 REAL_NOW = dt.datetime.now(dt.UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float = 5.0) -> bool:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.02)
-    return False
 
 
 class Pki:
@@ -129,12 +109,6 @@ def s_server(pki: Pki, tmp_path: Path) -> Iterator[Server]:
     for proc in procs:
         proc.kill()
         proc.wait()
-
-
-def probe_json(*args: str) -> tuple[int, dict[str, Any]]:
-    result = run_cli("tls", "probe", "-o", "json", *args)
-    assert result.stderr == ""
-    return result.code, json.loads(result.stdout)
 
 
 def findings(doc: dict[str, Any], check: str) -> list[tuple[str, str, str]]:

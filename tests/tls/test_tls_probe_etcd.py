@@ -6,16 +6,14 @@ it asks for client certificates (``RequireAndVerifyClientCert`` with ``--client-
 
 from __future__ import annotations
 
-import json
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tls_factory import free_port, probe_json, wait_listening
 
 from helpers import run_cli
 
@@ -24,12 +22,6 @@ pytestmark = pytest.mark.etcd
 ETCD = shutil.which("etcd")
 if ETCD is None:  # pragma: no cover - CI installs etcd (make system-deps)
     pytest.skip("the etcd command is required", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +52,8 @@ def etcd(tmp_path: Path, lab_pki: Path) -> Iterator[Any]:
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         procs.append(proc)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", client), timeout=0.2):
-                    return f"127.0.0.1:{client}"
-            except OSError:
-                time.sleep(0.05)
+        if wait_listening(client, proc, deadline=15):
+            return f"127.0.0.1:{client}"
         raise RuntimeError("etcd did not start")
 
     yield start
@@ -77,12 +64,6 @@ def etcd(tmp_path: Path, lab_pki: Path) -> Iterator[Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def probe_json(*args: str) -> tuple[int, dict[str, Any]]:
-    result = run_cli("tls", "probe", "-o", "json", *args)
-    assert result.stderr == ""
-    return result.code, json.loads(result.stdout)
 
 
 def test_go_defaults_and_required_client_certificate(etcd: Any, lab_pki: Path) -> None:

@@ -1,4 +1,5 @@
-"""The TLS tests' PKI factory (built with ``cryptography``) and a kubeadm-style tree.
+"""The TLS tests' PKI factory (built with ``cryptography``), a kubeadm-style tree, and what the
+probe tests share to run a real server on 127.0.0.1 and read ``kapsec tls probe -o json``.
 
 The tree mirrors what ``kubeadm init`` writes (``cmd/kubeadm/app/phases/certs/certlist.go``): one
 cluster CA, an etcd CA, a front-proxy CA, the leaf certificates the API server and etcd flags
@@ -10,16 +11,21 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
+import json
 import os
+import socket
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from helpers import DATA
+from helpers import DATA, run_cli
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -161,6 +167,9 @@ APISERVER_SANS_DNS = (
 APISERVER_SANS_IPS = ("10.96.0.1", "172.30.1.2")
 
 
+APISERVER_MANIFEST = "etc/kubernetes/manifests/kube-apiserver.yaml"
+
+
 @dataclass
 class Tree:
     root: Path
@@ -170,6 +179,13 @@ class Tree:
 
     def pki(self, rel: str) -> Path:
         return self.root / "etc/kubernetes/pki" / rel
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        """Replace ``old`` (which must occur) with ``new`` in the file ``rel`` under the root (mode 600)."""
+        path = self.root / rel
+        text = path.read_text()
+        assert old in text, (rel, old)
+        write(path, text.replace(old, new).encode(), 0o600)
 
     def replace_leaf(self, rel: str, issued: Issued) -> None:
         """Overwrite pki/<rel>.crt and .key (keeping modes 644/600)."""
@@ -181,7 +197,7 @@ def build_tree(root: Path) -> Tree:
     """A kubeadm control plane: the real v1.29 manifests with a freshly generated PKI."""
     src = DATA / "control-plane-manifests" / "kubeadm-v1.29-zeta-linux"
     write(
-        root / "etc/kubernetes/manifests/kube-apiserver.yaml",
+        root / APISERVER_MANIFEST,
         (src / "kube-apiserver.yaml").read_bytes(),
         0o600,
     )
@@ -246,3 +262,33 @@ users:
     client-certificate-data: {b64(client.cert_pem)}
     client-key-data: {b64(client.key_pem)}
 """
+
+
+# --- live servers for the probe tests ----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float = 5.0) -> bool:
+    """True once 127.0.0.1:``port`` accepts connections; False if ``proc`` exits or time runs out."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def probe_json(*args: str) -> tuple[int, dict[str, Any]]:
+    """``kapsec tls probe -o json ARGS``: exit code and document (nothing may go to stderr)."""
+    result = run_cli("tls", "probe", "-o", "json", *args)
+    assert result.stderr == ""
+    return result.code, json.loads(result.stdout)
