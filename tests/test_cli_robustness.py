@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -1129,27 +1130,32 @@ UNREADABLE = [
 
 
 @pytest.fixture(scope="module")
-def unprivileged(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]:
-    """A command prefix that runs kapsec as a user who cannot read a 0000 file, and that file."""
-    base = tmp_path_factory.mktemp("noperm")
-    target = base / "secret.yaml"
-    target.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    target.chmod(0)
-    if os.geteuid() != 0:
-        return [], target
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and no setpriv to drop privileges: root reads every file")
-    # the unprivileged user must reach the file's directory (not read the file)
-    for d in [base, *base.parents]:
-        if d == Path("/"):
-            break
-        d.chmod(d.stat().st_mode | 0o011)
-    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot drop privileges here: {probe.stderr.decode().strip()}")
-    return prefix, target
+def unprivileged() -> Iterator[tuple[list[str], Path]]:
+    """A command prefix that runs kapsec as a user who cannot read a 0000 file, and that file.
+
+    The file lives in its own world-traversable temporary directory: pytest's own temporary root
+    is private (and a concurrent pytest run makes it private again), so another user cannot
+    reach a file inside it at all.
+    """
+    base = Path(tempfile.mkdtemp(prefix="kapsec-noperm-"))
+    try:
+        base.chmod(0o755)
+        target = base / "secret.yaml"
+        target.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+        target.chmod(0)
+        if os.geteuid() != 0:
+            yield [], target
+            return
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root and no setpriv to drop privileges: root reads every file")
+        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+        if probe.returncode != 0:
+            pytest.skip(f"cannot drop privileges here: {probe.stderr.decode().strip()}")
+        yield prefix, target
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
