@@ -50,7 +50,7 @@ def test_scan_lab_reports_kubeadm_defaults(lab: Path) -> None:
         ]
     )  # fmt: skip
     assert sorted(k for k, v in s.items() if v == "warn") == ["FILE-009", "FILE-010", "NET-001", "PSS-001"]
-    assert report["summary"] == {"pass": 46, "fail": 18, "warn": 4, "skip": 0, "total": 68}
+    assert report["summary"] == {"pass": 45, "fail": 18, "warn": 4, "skip": 0, "total": 67}
     anon = next(f for f in report["findings"] if f["id"] == "AUTHN-001")  # type: ignore[attr-defined]
     assert anon["benchmarks"] == {
         "cis-1.8": "1.2.1",
@@ -133,7 +133,7 @@ def test_every_real_manifest_scans_without_error(path: str) -> None:
     r = run_cli("scan", "--manifest", str(REAL / path), "-o", "json")
     assert r.code in (0, 1), r.stderr
     report = json.loads(r.stdout)
-    assert report["summary"]["total"] == 68
+    assert report["summary"]["total"] == 67
 
 
 def test_cmdline_source_rke2() -> None:
@@ -303,8 +303,8 @@ def test_checks_list() -> None:
     assert r.code == 0
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["ID", "SEVERITY", "CIS-1.12", "CHECKLIST", "TITLE"]
-    assert len(lines) == 69
-    assert r.stderr == "68 checks\n"
+    assert len(lines) == 68
+    assert r.stderr == "67 checks\n"
     data = json.loads(run_cli("checks", "list", "-o", "json").stdout)
     assert [c["id"] for c in data][:3] == ["FILE-001", "FILE-002", "FILE-003"]
     assert len(json.loads(run_cli("checks", "list", "-o", "json", "--benchmark", "cis-1.8").stdout)) == 52
@@ -418,12 +418,11 @@ def test_cluster_and_snapshot_together_is_a_usage_error(tmp_path: Path) -> None:
             ("expiring-cert", "world-readable-key"),
             {
                 # in scan, warn means "could not evaluate": a certificate expiring within 30 days
-                # fails TLS-006 (medium); TLS-004 (high) is for certificates already unusable
-                "TLS-006": (
+                # fails (tls inspect keeps its warning)
+                "TLS-004": (
                     "fail",
                     "serving certificate /etc/kubernetes/pki/apiserver.crt: expires in 6 days",
                 ),
-                "TLS-004": ("pass", "7 certificates valid, with matching keys and CAs"),
                 "FILE-021": (
                     "fail",
                     "/etc/kubernetes/pki/apiserver.key has mode 0644, more permissive than 0600",
@@ -511,7 +510,7 @@ def test_odd_manifests_never_crash(tmp_path: Path, name: str) -> None:
         assert r.stderr.startswith(f"kapsec: error: {p}"), r.stderr
     else:
         assert r.code in (0, 1)
-        assert json.loads(r.stdout)["summary"]["total"] == 68
+        assert json.loads(r.stdout)["summary"]["total"] == 67
 
 
 def test_hostpath_without_path_is_not_the_nodes_disk(tmp_path: Path) -> None:

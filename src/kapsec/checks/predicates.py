@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from kapsec.checks.catalog import Check
 from kapsec.checks.context import EtcdSettings, LoaderFailure, Outcome, Resolved, ScanContext
-from kapsec.errors import KapsecError
+from kapsec.errors import InputError, KapsecError
 from kapsec.model.findings import Evidence, Status
 from kapsec.sources.yamlmarks import load_documents, read_text
 from kapsec.tls.ciphers import CIS_1_12_ALLOWLIST  # the one copy of the CIS 1.2.29 allowlist
@@ -379,6 +379,28 @@ def _config_file_errors(ctx: ScanContext) -> list[tuple[str, Evidence]]:
     return out
 
 
+def _admission_resolver(ctx: ScanContext) -> Callable[[str], str]:
+    """Where a ``path:`` inside the AdmissionConfiguration is read: the API server resolves it in
+    its container (relative to the AdmissionConfiguration's folder), so kapsec maps it through
+    the pod's mounts and under --root like any flag's file, never to this machine's own files."""
+
+    def resolve(written: str) -> str:
+        container_dir = posixpath.dirname(ctx.config.get_str("admission-control-config-file"))
+        path = (
+            written if written.startswith("/") else posixpath.normpath(posixpath.join(container_dir, written))
+        )
+        r = ctx.resolve(path)
+        if r.real is not None:
+            return r.real
+        if path.startswith("/") and ctx.config.host_path(path) is not None:
+            raise LoaderFailure(f"its path {written}: {r.why}")  # on another machine: cannot tell
+        raise InputError(
+            f"its path {written}: {r.why}", file=ctx.config.get_str("admission-control-config-file")
+        )
+
+    return resolve
+
+
 def _admission(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
     cfg = ctx.config
     r = _file_or_outcome(ctx, "admission-control-config-file")
@@ -393,7 +415,9 @@ def _admission(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
             cfg.evidence("admission-control-config-file"),
         )
     try:
-        return ctx.cached("admission", lambda: load_admission_config(str(r.real))), None
+        return ctx.cached(
+            "admission", lambda: load_admission_config(str(r.real), resolve=_admission_resolver(ctx))
+        ), None
     except KapsecError as exc:
         return None, _refusal(exc, cfg.evidence("admission-control-config-file"))
 
@@ -473,8 +497,12 @@ def event_rate_limit(check: Check, ctx: ScanContext) -> Outcome:
             cfg.evidence("admission-control-config-file"),
         )
     try:
-        ac = ctx.cached("admission", lambda: load_admission_config(str(r.real)))
+        ac = ctx.cached(
+            "admission", lambda: load_admission_config(str(r.real), resolve=_admission_resolver(ctx))
+        )
     except KapsecError as exc:
+        if isinstance(exc, LoaderFailure):
+            return _refusal(exc, cfg.evidence("admission-control-config-file"))
         return Outcome(
             Status.FAIL,
             f"admission configuration rejected: {exc}",
@@ -633,17 +661,9 @@ EXPIRY_DAYS = 30  # the checklist's "not expiring within 30 days"; kubeadm warns
 
 @predicate("tls_certificates")
 def tls_certificates(check: Check, ctx: ScanContext) -> Outcome:
-    """TLS-004: every certificate the flags name is valid now, matches its key and its CA."""
-    return _certificates(ctx, expiry=False)
-
-
-@predicate("tls_expiry")
-def tls_expiry(check: Check, ctx: ScanContext) -> Outcome:
-    """TLS-006: no certificate the flags name expires within 30 days (or has expired)."""
-    return _certificates(ctx, expiry=True)
-
-
-def _certificates(ctx: ScanContext, *, expiry: bool) -> Outcome:
+    """TLS-004: every certificate the flags name is valid now and for 30 more days, matches its
+    key and chains to its CA. In scan, warn means "could not evaluate", so a certificate inside
+    the 30-day horizon fails (``kapsec tls inspect`` keeps its own warning for it)."""
     cfg = ctx.config
     try:
         import kapsec.tls.inspect  # noqa: F401
@@ -666,17 +686,11 @@ def _certificates(ctx: ScanContext, *, expiry: bool) -> Outcome:
             key_path=key.real if key is not None else None,
             ca_path=ca.real if ca is not None else None,
         )
-        if expiry:
-            # TLS-006: only the dates; everything else is TLS-004's
-            if soon is not None:
-                results.append((Status.FAIL, f"{label} certificate {cert.shown}: {soon}", ev))
-            elif status is Status.FAIL and reason.startswith(("expired", "not yet valid")):
-                results.append((Status.FAIL, f"{label} certificate {cert.shown}: {reason}", ev))
-            elif status is Status.WARN:
-                results.append((status, f"{label} certificate {cert.shown}: {reason}", ev))
-            else:
-                results.append((Status.PASS, f"{label} certificate {cert.shown}", ev))
-            continue
+        if status is Status.PASS and soon is not None:
+            status, reason = (
+                Status.FAIL,
+                f"{soon}: renew it within {EXPIRY_DAYS} days of expiry at the latest",
+            )
         results.append((status, f"{label} certificate {cert.shown}: {reason}", ev))
     if not results:
         return Outcome(
@@ -689,14 +703,10 @@ def _certificates(ctx: ScanContext, *, expiry: bool) -> Outcome:
         if bad:
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
             return Outcome(wanted, bad[0][1] + more, bad[0][2])
-    if expiry:
-        return Outcome(
-            Status.PASS,
-            f"{len(results)} certificates valid for at least {EXPIRY_DAYS} more days",
-            results[0][2],
-        )
     return Outcome(
-        Status.PASS, f"{len(results)} certificates valid, with matching keys and CAs", results[0][2]
+        Status.PASS,
+        f"{len(results)} certificates valid for at least {EXPIRY_DAYS} more days, with matching keys and CAs",
+        results[0][2],
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,9 +281,16 @@ def parse_admission_config(
 
 
 def load_admission_config(
-    path: str | os.PathLike[str], *, enabled_plugins: Collection[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    enabled_plugins: Collection[str] | None = None,
+    resolve: Callable[[str], str] | None = None,
 ) -> AdmissionConfig:
     """Read and validate the file given to ``--admission-control-config-file``.
+
+    ``resolve`` maps a PodSecurity ``path:``, as written in the file, to the file to read (the
+    scan of a node copied under ``--root`` resolves it there, not on this machine); without it
+    a relative path is taken from the AdmissionConfiguration's folder and an absolute one as is.
 
     Raises :class:`InputError` (unreadable, bad YAML, PodSecurity ``path:`` missing) or
     :class:`ValidationError` (what the API server would refuse to start with).
@@ -299,6 +306,9 @@ def load_admission_config(
             raise InputError(f"cannot read: {exc}", file=str(target)) from exc
 
     def read_path(rel: str) -> tuple[str, str]:
+        if resolve is not None:
+            resolved = Path(resolve(rel))
+            return read(resolved), str(resolved)
         target = Path(rel)
         if not target.is_absolute():  # relative to the AdmissionConfiguration, like the apiserver
             target = p.parent / target
