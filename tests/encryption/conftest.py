@@ -203,6 +203,13 @@ def _write_pair(
     return str(crt), str(pem)
 
 
+@pytest.fixture
+def rogue_client_pair(tmp_path: Path) -> tuple[str, str]:
+    """Certificate and key files of a client certificate no CA of etcd_tls signed (it signs itself)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _write_pair(tmp_path, "rogue", _cert("rogue", key, None), key)
+
+
 @pytest.fixture(scope="session")
 def etcd_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
     """An etcd that serves TLS only and requires a client certificate signed by its CA."""

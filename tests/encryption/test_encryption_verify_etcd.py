@@ -336,34 +336,10 @@ def test_first_dead_endpoint_is_skipped_and_config_resources_are_the_default(etc
     assert re.fullmatch(rf"read 6 keys from {re.escape(etcd.url)} at revision {before} in \d+\.\d s", second)
 
 
-def test_tls_etcd_with_a_client_certificate_from_another_ca(etcd_tls: EtcdServer, tmp_path: Path) -> None:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rogue")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    crt, pem = tmp_path / "rogue.crt", tmp_path / "rogue.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+def test_tls_etcd_with_a_client_certificate_from_another_ca(
+    etcd_tls: EtcdServer, rogue_client_pair: tuple[str, str]
+) -> None:
+    crt, pem = rogue_client_pair
     assert etcd_tls.cacert
     r = run_cli(
         "encryption",
@@ -373,9 +349,9 @@ def test_tls_etcd_with_a_client_certificate_from_another_ca(etcd_tls: EtcdServer
         "--cacert",
         etcd_tls.cacert,
         "--cert",
-        str(crt),
+        crt,
         "--key",
-        str(pem),
+        pem,
     )
     assert r.code == 2
     assert r.stderr.startswith(f"kapsec: error: TLS handshake with etcd at {etcd_tls.url} failed: ")
