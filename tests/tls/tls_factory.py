@@ -287,6 +287,10 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float = 5
     return False
 
 
+# What `tls probe` reports for a server with TLS 1.2 as its minimum.
+TLS12_AND_13_ONLY = {"TLSv1.0": "refused", "TLSv1.1": "refused", "TLSv1.2": "accepted", "TLSv1.3": "accepted"}
+
+
 def probe_json(*args: str) -> tuple[int, dict[str, Any]]:
     """``kapsec tls probe -o json ARGS``: exit code and document (nothing may go to stderr)."""
     result = run_cli("tls", "probe", "-o", "json", *args)
