@@ -72,6 +72,26 @@ def exit_code_for(report: Report, fail_on: str) -> int:
     return 1 if report.failed_at_or_above(parse_fail_on(fail_on)) else 0
 
 
+def echo_report(
+    report: Report,
+    output: str,
+    *,
+    extra: Callable[[], dict[str, Any]] | None = None,
+    text: Callable[[], None] | None = None,
+) -> None:
+    """Print a findings report as ``output``: json is the report's dict with the command's own
+    sections (``extra()``) added; text is ``text()`` when the command prints its own; any other
+    format (and text without ``text``) goes to the reporters."""
+    if output == OutputFormat.JSON.value:
+        click.echo(json.dumps(report.to_dict() | (extra() if extra else {}), indent=2))
+    elif output == OutputFormat.TEXT.value and text is not None:
+        text()
+    else:
+        from kapsec.report import render
+
+        click.echo(render(report, output), nl=False)
+
+
 def write_file(path: str, data: str | bytes, *, what: str = "") -> None:
     """Write ``data`` (text as UTF-8) to ``path``; a failure is an input error naming the file."""
     try:

@@ -14,10 +14,9 @@ from typing import Any
 import click
 
 from kapsec import __version__
-from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
+from kapsec.cli.common import OutputFormat, echo_report, exit_code_for, fail_on_option, output_option
 from kapsec.errors import InputError, UsageError
 from kapsec.model.findings import Finding, Report
-from kapsec.report import render
 
 REPORT_FORMATS = tuple(OutputFormat)
 
@@ -44,16 +43,6 @@ def _write_private(path: Path, text: str, *, force: bool) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _emit_report(report: Report, fmt: str, extra: dict[str, Any] | None = None) -> None:
-    if fmt == "json":
-        data = report.to_dict()
-        if extra:
-            data.update(extra)
-        click.echo(json.dumps(data, indent=2))
-    else:
-        click.echo(render(report, fmt), nl=False)
 
 
 @click.group()
@@ -125,6 +114,11 @@ def generate_cmd(
 
     The file is created with mode 0600 (atomically, through a dot-prefixed temporary file) and
     checked with the API server's validation first. The key is never echoed.
+
+    \b
+    Examples:
+      kapsec encryption generate --out /etc/kubernetes/enc/encryption-config.yaml
+      kapsec encryption generate --resource secrets --resource configmaps --out enc.yaml
     """
     from kapsec.encryption.config import EncryptionConfigError
     from kapsec.encryption.generate import generate_config
@@ -190,6 +184,11 @@ def lint_cmd(file: Path, kms_v1_enabled: bool, output: str, fail_on: str) -> Non
     flag what the server accepts but should not: identity first, Secrets not covered, aescbc,
     aesgcm without rotation, KMS v1, duplicate resources or key names, the legacy kind, AES-128
     keys, and a file readable by others.
+
+    \b
+    Examples:
+      kapsec encryption lint /etc/kubernetes/enc/encryption-config.yaml
+      kapsec encryption lint enc.yaml --fail-on high -o json
     """
     from kapsec.encryption.config import read_config_text
     from kapsec.encryption.lint import lint_config
@@ -199,7 +198,7 @@ def lint_cmd(file: Path, kms_v1_enabled: bool, output: str, fail_on: str) -> Non
     mode = os.stat(name).st_mode
     findings = lint_config(text, name, file_mode=mode, kms_v1_enabled=kms_v1_enabled)
     report = Report("kapsec", __version__, {"command": "encryption lint", "file": name}, findings)
-    _emit_report(report, output)
+    echo_report(report, output)
     click.get_current_context().exit(exit_code_for(report, fail_on))
 
 
@@ -253,6 +252,11 @@ def rotate_cmd(
     Stage 2: the new key is promoted first; restart; rewrite every object; verify; back up etcd.
     Stage 3: the old key is dropped; restart; verify.
     Nothing is applied: kapsec writes FILE's stage files and prints the steps between them.
+
+    \b
+    Examples:
+      mkdir rotation && kapsec encryption rotate /etc/kubernetes/enc/encryption-config.yaml --out-dir rotation
+      kapsec encryption rotate enc.yaml --provider secretbox --rule 0
     """
     from kapsec.encryption.config import load_encryption_config
     from kapsec.encryption.rotate import plan_rotation
@@ -436,6 +440,15 @@ def verify_cmd(
     'k8s:enc:<provider>:v1:<key>:'; with --config, also which values the config cannot read,
     which still wait for a rewrite, and proof that each key decrypts a sample to the object its
     etcd key names.
+
+    \b
+    Examples:
+      kapsec encryption verify --etcd https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt \\
+          --cert /etc/kubernetes/pki/apiserver-etcd-client.crt \\
+          --key /etc/kubernetes/pki/apiserver-etcd-client.key \\
+          --config /etc/kubernetes/enc/encryption-config.yaml
+      etcdctl get --prefix /registry/secrets -w json > secrets.json
+      kapsec encryption verify --dump secrets.json --config encryption-config.yaml -o json
     """
     from kapsec.encryption.config import load_encryption_config
     from kapsec.encryption.etcd import TLSFiles, read_etcdctl_dump
@@ -498,5 +511,5 @@ def verify_cmd(
     if output == "text":
         click.echo(_text_table(result, source), nl=False)
         click.echo()
-    _emit_report(report, output, {"encryption": result.to_dict()})
+    echo_report(report, output, extra=lambda: {"encryption": result.to_dict()})
     click.get_current_context().exit(exit_code_for(report, fail_on))

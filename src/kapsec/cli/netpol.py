@@ -10,6 +10,7 @@ import click
 from kapsec import __version__
 from kapsec.cli.common import (
     ObjectInputs,
+    echo_report,
     exit_code_for,
     fail_on_option,
     input_options,
@@ -103,7 +104,6 @@ def check(
     from kapsec.model.findings import Report
     from kapsec.netpol.coverage import SYSTEM_NAMESPACES, analyse
     from kapsec.netpol.findings import coverage_findings
-    from kapsec.report import render
 
     loaded = inputs.load()
     report_problems(loaded)
@@ -125,14 +125,12 @@ def check(
         target={"kind": "networkpolicy-coverage", "sources": inputs.names},
         findings=findings,
     )
-    if output == "json":
-        doc = report.to_dict()
-        doc["coverage"] = _coverage_json(cov)
-        click.echo(json.dumps(doc, indent=2))
-    elif output == "text":
-        _print_text(cov, findings, include_system)
-    else:
-        click.echo(render(report, output), nl=False)
+    echo_report(
+        report,
+        output,
+        extra=lambda: {"coverage": _coverage_json(cov)},
+        text=lambda: _print_text(cov, findings, include_system),
+    )
     if loaded.problems:
         raise click.exceptions.Exit(2)
     raise click.exceptions.Exit(exit_code_for(report, fail_on))

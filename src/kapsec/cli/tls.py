@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from kapsec import __version__
-from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
+from kapsec.cli.common import echo_report, exit_code_for, fail_on_option, output_option
 from kapsec.errors import ServiceError, UsageError
 from kapsec.model.findings import Finding, Report, Status
 
@@ -82,16 +81,13 @@ def _finish(
 ) -> NoReturn:
     """Print ``report`` in ``output`` (json with ``json_extra()`` merged in; text after
     ``text_head()``, with the summary on stderr) and exit by ``--fail-on``."""
-    from kapsec.report import render
 
-    if output == OutputFormat.JSON.value:
-        click.echo(json.dumps(report.to_dict() | json_extra(), indent=2))
-    elif output == OutputFormat.TEXT.value:
+    def text() -> None:
         text_head()
         _emit_findings_text(list(report.findings), show_pass=show_pass)
         click.echo(_summary_line(report), err=True)
-    else:
-        click.echo(render(report, output), nl=False)
+
+    echo_report(report, output, extra=json_extra, text=text)
     sys.exit(exit_code_for(report, fail_on))
 
 
