@@ -92,7 +92,9 @@ def authorizer_types(ctx: ScanContext) -> tuple[tuple[str, ...] | None, Evidence
         if isinstance(r, Outcome):
             return None, r.evidence, r.message
         try:
-            az = ctx.cached("authz", lambda: load_authorization_config(str(r.real), r.shown))
+            az = ctx.cached(
+                "authz", lambda: load_authorization_config(str(r.real), r.shown, minor=cfg.version.minor)
+            )
         except KapsecError as exc:
             return None, cfg.evidence("authorization-config"), _refusal(exc, Evidence()).message
         return (
@@ -114,7 +116,10 @@ def _authn_config(ctx: ScanContext) -> tuple[object | None, Outcome | None]:
     if isinstance(r, Outcome):
         return None, r
     try:
-        return ctx.cached("authn", lambda: load_authentication_config(str(r.real), r.shown)), None
+        minor = ctx.config.version.minor
+        return ctx.cached(
+            "authn", lambda: load_authentication_config(str(r.real), r.shown, minor=minor)
+        ), None
     except KapsecError as exc:
         return None, _refusal(exc, ctx.config.evidence("authentication-config"))
 

@@ -22,6 +22,25 @@ from kapsec.sources.yamlmarks import MarkedMap, load_documents, read_text
 GROUP = "apiserver.config.k8s.io"
 VERSIONS = ("v1alpha1", "v1beta1", "v1")
 
+# The first minor release whose API server decodes each version (feature gates
+# StructuredAuthenticationConfiguration: alpha 1.29, beta 1.30, GA 1.34 with the v1 type;
+# StructuredAuthorizationConfiguration: alpha 1.29, beta 1.30, GA 1.32 with the v1 type).
+AUTHN_SINCE = {"v1alpha1": 29, "v1beta1": 30, "v1": 34}
+AUTHZ_SINCE = {"v1alpha1": 29, "v1beta1": 30, "v1": 32}
+# ``anonymous`` (KEP-4633, AnonymousAuthConfigurableEndpoints: alpha 1.31, beta 1.32, GA 1.34) was
+# added to v1alpha1 in 1.31 and to v1beta1 with the beta in 1.32 (a 1.31 server rejects it in
+# v1beta1 with 'unknown field "anonymous"', kubernetes/kubernetes#127883); v1 has it from the start.
+AUTHN_ANONYMOUS_SINCE = {"v1alpha1": 31, "v1beta1": 32, "v1": 34}
+
+
+def authn_version_for_anonymous(minor: int) -> str:
+    """The newest AuthenticationConfiguration apiVersion whose ``anonymous`` field a ``1.minor``
+    API server decodes (v1 from 1.34, v1beta1 on 1.32-1.33, v1alpha1 on 1.31)."""
+    for v in ("v1", "v1beta1", "v1alpha1"):
+        if minor >= AUTHN_ANONYMOUS_SINCE[v]:
+            return f"{GROUP}/{v}"
+    raise ValueError(f"AuthenticationConfiguration.anonymous needs Kubernetes 1.31+, not 1.{minor}")
+
 
 @dataclass(frozen=True)
 class Anonymous:
@@ -45,15 +64,22 @@ class AuthorizationConfig:
     names: tuple[str, ...]
 
 
-def _doc(path: str, shown: str, kind: str) -> MarkedMap:
+def _doc(path: str, shown: str, kind: str, since: Mapping[str, int], minor: int | None) -> MarkedMap:
     docs = load_documents(read_text(path, shown), shown)
     if len(docs) != 1 or not isinstance(docs[0], MarkedMap):
         raise ValidationError(f"expected one {kind} document", file=shown)
     doc = docs[0]
     api = str(doc.get("apiVersion", ""))
-    if doc.get("kind") != kind or api not in {f"{GROUP}/{v}" for v in VERSIONS}:
+    known = [v for v in VERSIONS if minor is None or minor >= since[v]]
+    if doc.get("kind") != kind or api not in {f"{GROUP}/{v}" for v in known}:
+        where = f" in Kubernetes 1.{minor}" if minor is not None else ""
+        later = ""
+        version = api.removeprefix(f"{GROUP}/")
+        if doc.get("kind") == kind and api.startswith(f"{GROUP}/") and version in since:
+            later = f" ({version} arrives in 1.{since[version]})"
         raise ValidationError(
-            f'no kind "{doc.get("kind")}" is registered for version "{api}"; expected {kind} in {GROUP}/{{{",".join(VERSIONS)}}}',
+            f'no kind "{doc.get("kind")}" is registered for version "{api}"{where}{later}; expected {kind} in '
+            f"{GROUP}/{{{','.join(known)}}}",
             file=shown,
             line=doc.line,
         )
@@ -67,10 +93,18 @@ def _unknown(doc: Mapping[str, Any], allowed: set[str], prefix: str) -> str | No
     return None
 
 
-def load_authentication_config(path: str, shown: str | None = None) -> AuthenticationConfig:
+def load_authentication_config(
+    path: str, shown: str | None = None, *, minor: int | None = None
+) -> AuthenticationConfig:
+    """Decode and validate an AuthenticationConfiguration as a ``1.minor`` API server would
+    (which apiVersions and fields it knows); ``minor=None`` accepts what the newest one does."""
     shown = shown or path
-    doc = _doc(path, shown, "AuthenticationConfiguration")
-    bad = _unknown(doc, {"apiVersion", "kind", "jwt", "anonymous"}, "")
+    doc = _doc(path, shown, "AuthenticationConfiguration", AUTHN_SINCE, minor)
+    fields = {"apiVersion", "kind", "jwt", "anonymous"}
+    version = str(doc["apiVersion"]).removeprefix(f"{GROUP}/")
+    if minor is not None and minor < AUTHN_ANONYMOUS_SINCE[version]:
+        fields.discard("anonymous")
+    bad = _unknown(doc, fields, "")
     anon_raw = doc.get("anonymous")
     if bad is None and isinstance(anon_raw, Mapping):
         bad = _unknown(anon_raw, {"enabled", "conditions"}, "anonymous.")
@@ -219,9 +253,12 @@ _AUTHZ_TYPES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC", "Webhook")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-def load_authorization_config(path: str, shown: str | None = None) -> AuthorizationConfig:
+def load_authorization_config(
+    path: str, shown: str | None = None, *, minor: int | None = None
+) -> AuthorizationConfig:
+    """Decode and validate an AuthorizationConfiguration as a ``1.minor`` API server would."""
     shown = shown or path
-    doc = _doc(path, shown, "AuthorizationConfiguration")
+    doc = _doc(path, shown, "AuthorizationConfiguration", AUTHZ_SINCE, minor)
     bad = _unknown(doc, {"apiVersion", "kind", "authorizers"}, "")
     if bad is not None:
         raise ValidationError(

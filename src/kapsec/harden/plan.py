@@ -462,7 +462,10 @@ def _anonymous(b: _Builder) -> None:
 
 
 def _conditional_anonymous(b: _Builder, minor: int) -> None:
-    api_version = "apiserver.config.k8s.io/v1" if minor >= 34 else "apiserver.config.k8s.io/v1beta1"
+    from kapsec.checks.structured import authn_version_for_anonymous
+
+    # v1 from 1.34, v1beta1 on 1.32-1.33, v1alpha1 on 1.31: a 1.31 server rejects anonymous in v1beta1
+    api_version = authn_version_for_anonymous(minor)
     path = b.config_path("authentication-config.yaml")
     text = (
         "# Written by kapsec harden: anonymous requests are authenticated only on the health\n"
