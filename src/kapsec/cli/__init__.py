@@ -96,6 +96,14 @@ def cli() -> None:
     server records.
 
     \b
+    Examples:
+      kapsec lab init ./node && kapsec scan --root ./node
+      kapsec scan --root / --benchmark cis-1.12 -o sarif > scan.sarif
+      kapsec harden --root /
+      kapsec audit-log detect /var/log/kubernetes/audit/
+      kapsec rbac who-can get secrets -n kube-system --from rbac-dump.json
+
+    \b
     Exit codes: 0 no failed finding at or above --fail-on; 1 failed findings at or above it;
                 2 usage, input or internal error.
     Machine output goes to stdout, human notes to stderr.

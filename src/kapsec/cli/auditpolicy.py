@@ -90,6 +90,11 @@ def validate(files: Sequence[str], lenient: bool, k8s_version: str | None, outpu
     """Check that the API server would load each policy FILE, with its exact messages.
 
     \b
+    Examples:
+      kapsec audit-policy validate /etc/kubernetes/audit-policy.yaml
+      kapsec audit-policy validate --k8s-version 1.23 --lenient old-policy.yaml -o json
+
+    \b
     Exit codes: 0 every file is valid; 1 at least one is not (the message is the server's,
     with the file and line); 2 a file cannot be read.
     """
@@ -185,6 +190,12 @@ def lint(  # noqa: PLR0917 - one parameter per click option
 
     Each finding has a stable ID (AP001...). Suppress one with a comment inside the rule (or in
     the file header for the whole file): `# kapsec-lint: ignore=AP040 reason`.
+
+    \b
+    Examples:
+      kapsec audit-policy lint /etc/kubernetes/audit-policy.yaml
+      kapsec audit-policy lint policy.yaml --fail-on high -o sarif > audit-policy.sarif
+      kapsec audit-policy lint --list-checks
 
     \b
     Exit codes: 0 no failed finding at or above --fail-on; 1 there is one (a policy the API
@@ -493,6 +504,11 @@ def simulate(  # noqa: PLR0917 - one parameter per click option
     LOG files are JSON lines as --audit-log-path writes them (.gz, rotated sets, '-' for stdin).
 
     \b
+    Examples:
+      kapsec audit-policy simulate --policy new-policy.yaml /var/log/kubernetes/audit/
+      kapsec audit-policy simulate --policy current.yaml --expect-same audit.log
+
+    \b
     Exit codes: 0 done (with --expect-same: every event reproduced); 1 --expect-same and some
     event would be written differently; 2 usage or input error.
     """
@@ -621,6 +637,11 @@ def generate(profile: str, from_log: Sequence[str], top: int, min_share: float, 
     Every generated policy passes 'validate' and 'lint'.
 
     \b
+    Examples:
+      kapsec audit-policy generate --profile cis > /etc/kubernetes/audit-policy.yaml
+      kapsec audit-policy generate --from-log /var/log/kubernetes/audit/ --top 3 > tuned.yaml
+
+    \b
     Exit codes: 0 written; 2 usage or input error.
     """
     from kapsec.auditpolicy.profiles import find_noise, generate_profile
@@ -668,6 +689,11 @@ def diff(old_file: str, new_file: str, output: str) -> None:
     and subresources (and those either policy names), as a user, an admin, a service account, a
     node, an anonymous user and a failed login, in several namespaces, plus the usual
     non-resource paths. Use 'simulate' to measure a change on real traffic.
+
+    \b
+    Examples:
+      kapsec audit-policy diff /etc/kubernetes/audit-policy.yaml tuned.yaml
+      kapsec audit-policy diff old.yaml new.yaml -o json
 
     \b
     Exit codes: 0 no difference; 1 differences; 2 usage or input error.

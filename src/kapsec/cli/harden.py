@@ -140,6 +140,13 @@ def harden(  # noqa: PLR0917 - one parameter per option
     (0600), backs up the manifest outside the static pod directory and replaces it atomically.
 
     \b
+    Examples:
+      kapsec harden --root /                       # show the plan and the diff, change nothing
+      kapsec harden --root / --profile cis --skip TLS-003
+      kapsec harden --root / --apply --wait        # write, then roll back unless /readyz answers
+      kapsec harden --root / --rollback
+
+    \b
     Exit codes: 0 nothing to change, or applied (and ready with --wait), or rolled back on request;
                 1 --diff found changes to make, or --wait timed out and the backup was restored;
                 2 usage, input or validation error (nothing written).

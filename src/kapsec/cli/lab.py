@@ -86,6 +86,11 @@ def init(
     has findings.
 
     Refuses a non-empty DIRECTORY unless --force is given (exit 2).
+
+    \b
+    Examples:
+      kapsec lab init ./node && kapsec scan --root ./node
+      kapsec lab init ./rke2-node --flavor rke2 --k8s-version 1.31 --plant expiring-cert
     """
     from kapsec.lab import LabOptions, init_lab
 
