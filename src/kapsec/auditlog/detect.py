@@ -126,24 +126,25 @@ def event_part_of(e: AuditEvent) -> dict[str, Any]:
                       e.decision, src, e.userAgent)  # fmt: skip
 
 
-_fast_prefix: dict[str, bytes] = {}
 _fast_enc = msgspec.json.Encoder()
 
 
-def _fast_json(rule: Rule, event_json: bytes, loc: Location) -> str:
-    """The same JSON as ``alert_json(make_alert(...))``, from a pre-encoded event part."""
-    prefix = _fast_prefix.get(rule.id)
-    if prefix is None:
-        head = {
-            "rule": rule.id,
-            "title": rule.title,
-            "severity": rule.severity.label,
-            "confidence": rule.confidence,
-            "mitre": list(rule.mitre),
-        }
-        prefix = _fast_prefix[rule.id] = _fast_enc.encode(head)[:-1] + b","
-    tail = _fast_enc.encode({"file": loc.file, "line": loc.line})
-    return (prefix + event_json[1:-1] + b"," + tail[1:]).decode()
+def _rule_prefix(rule: Rule) -> str:
+    """The rule part of an alert's JSON: ``{"rule":…,"mitre":[…],`` (the event part follows)."""
+    head = {
+        "rule": rule.id,
+        "title": rule.title,
+        "severity": rule.severity.label,
+        "confidence": rule.confidence,
+        "mitre": list(rule.mitre),
+    }
+    return _fast_enc.encode(head)[:-1].decode() + ","
+
+
+def _correlation_detail(c: Any, n: int, group: tuple[str, ...]) -> str:
+    return f"{n} matches of {', '.join(c.base)} within {int(c.timespan)}s for " + ", ".join(
+        f"{f}={g or '<none>'}" for f, g in zip(c.group_by, group, strict=True)
+    )
 
 
 def make_alert(
@@ -338,6 +339,7 @@ class Detector:
         self._by_id = {r.id: r for r in pack.rules}
         self._group_getters: dict[str, list[fields.Getter]] = {}
         self.max_severity: Severity | None = None
+        self._prefixes: dict[str, str] = {}
 
     def _first(self, rule_id: str, audit_id: str) -> bool:
         if not audit_id:
@@ -396,58 +398,59 @@ class Detector:
                 self._correlate(corr, e, loc, out, ts)
         return out
 
-    def feed_fast(  # noqa: PLR0917 - the fields of a WorkerHit, unpacked
-        self,
-        raw: bytes,
-        loc: Location,
-        hits: Sequence[str],
-        event_json: bytes,
-        ts: float,
-        audit_id: str,
-        groups: Mapping[str, tuple[str, ...]],
-    ) -> list[str]:
-        """JSON lines of the alerts for an event a worker matched, without decoding it again.
+    def feed_batch(self, path: str, base: int, records: Sequence[tuple[Any, ...]]) -> str:
+        """The JSON lines of the alerts for what a worker matched in one task, without decoding
+        any event: each record is ``(line index, auditID, rule ids, event part, time, groups,
+        _)`` (see :mod:`kapsec.auditlog.scan`). Only without allowlists, which need the event.
 
-        Only without allowlists (they need the event); the event is decoded for a correlation
-        alert, which is rare."""
+        The output is the same as :func:`~kapsec.auditlog.sinks.alert_json` of the alerts
+        :meth:`feed_hits` would raise."""
         assert not self.allow
-        self.stats.events += 1
+        tail = ',"file":' + _fast_enc.encode(path).decode() + ',"line":'
         out: list[str] = []
-        for rule_id in hits:
-            rule = self._by_id[rule_id]
-            if audit_id:
-                key = (rule_id, audit_id)
-                if key in self._seen:
-                    continue
-                self._seen[key] = None
-                if len(self._seen) > _SEEN_MEMORY:
-                    self._seen.popitem(last=False)
-            if rule_id not in self._silent and rule.severity >= self.min_severity:
-                self._count(rule.severity, rule_id)
-                out.append(_fast_json(rule, event_json, loc))
-            for corr in self._corr_by_base.get(rule_id, ()):
-                c = corr.correlation
-                assert c is not None
-                win = self._windows.setdefault((corr.id, groups.get(corr.id, ())), deque())
-                win.append(ts)
-                while win and ts - win[0] > c.timespan:
-                    win.popleft()
-                if len(win) >= c.threshold:
-                    n = len(win)
-                    win.clear()
-                    from kapsec.auditlog.event import decode_event
-
-                    e = decode_event(raw)
-                    group = groups.get(corr.id, ())
-                    detail = f"{n} matches of {', '.join(c.base)} within {int(c.timespan)}s for " + ", ".join(
-                        f"{f}={g or '<none>'}" for f, g in zip(c.group_by, group, strict=True)
-                    )
-                    alerts: list[Alert] = []
-                    self._emit(alerts, make_alert(corr, e, loc, detail))
-                    from kapsec.auditlog.sinks import alert_json
-
-                    out.extend(alert_json(a) for a in alerts)
-        return out
+        seen = self._seen
+        by_id = self._by_id
+        silent = self._silent
+        min_sev = self.min_severity
+        corr_by_base = self._corr_by_base
+        prefixes = self._prefixes
+        self.stats.events += len(records)
+        for i, audit_id, hits, body, ts, groups, _raw in records:
+            for rule_id in hits:
+                if audit_id:
+                    key = (rule_id, audit_id)
+                    if key in seen:
+                        continue
+                    seen[key] = None
+                    if len(seen) > _SEEN_MEMORY:
+                        seen.popitem(last=False)
+                rule = by_id[rule_id]
+                if rule_id not in silent and rule.severity >= min_sev:
+                    self._count(rule.severity, rule_id)
+                    prefix = prefixes.get(rule_id)
+                    if prefix is None:
+                        prefix = prefixes[rule_id] = _rule_prefix(rule)
+                    out.append(f"{prefix}{body}{tail}{base + i + 1}}}\n")
+                for corr in corr_by_base.get(rule_id, ()):
+                    c = corr.correlation
+                    assert c is not None
+                    group = groups.get(corr.id, ()) if groups else ()
+                    win = self._windows.setdefault((corr.id, group), deque())
+                    win.append(ts)
+                    while win and ts - win[0] > c.timespan:
+                        win.popleft()
+                    if len(win) >= c.threshold:
+                        n = len(win)
+                        win.clear()
+                        if corr.severity < min_sev:
+                            continue
+                        self._count(corr.severity, corr.id)
+                        detail = _correlation_detail(c, n, group)
+                        out.append(
+                            f"{_rule_prefix(corr)}{body}{tail}{base + i + 1},"
+                            f'"detail":{_fast_enc.encode(detail).decode()}}}\n'
+                        )
+        return "".join(out)
 
     def _count(self, severity: Severity, rule_id: str) -> None:
         self.stats.alerts += 1
@@ -485,10 +488,7 @@ class Detector:
             if self._allowed(corr.id, e):
                 self.stats.suppressed += 1
                 return
-            detail = f"{n} matches of {', '.join(c.base)} within {int(c.timespan)}s for " + ", ".join(
-                f"{f}={g or '<none>'}" for f, g in zip(c.group_by, group, strict=True)
-            )
-            self._emit(out, make_alert(corr, e, loc, detail))
+            self._emit(out, make_alert(corr, e, loc, _correlation_detail(c, n, group)))
 
     def unused_allow(self) -> list[AllowEntry]:
         return [a for a in self.allow if a.used == 0]

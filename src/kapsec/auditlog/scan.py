@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import msgspec
 import msgspec.structs
 
-from kapsec.auditlog.detect import event_part_of
+from kapsec.auditlog.detect import target_of
 from kapsec.auditlog.event import AuditEvent, decode_event, encode_event, parse_time
 from kapsec.auditlog.reader import (
     Location,
@@ -40,36 +40,126 @@ from kapsec.errors import InputError
 CHUNK = 8 * 1024 * 1024
 _NULL = msgspec.Raw(b"null")
 _enc = msgspec.json.Encoder()
+_event_decoder = msgspec.json.Decoder(AuditEvent)
 #: Below this much input a single process is faster than starting workers.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 
 Evaluator = Callable[[AuditEvent], Any]
 
 
+class EventPart(msgspec.Struct):
+    """The event fields of an alert, in output order (encodes like :func:`detect.event_part`)."""
+
+    auditID: str
+    stage: str
+    time: str
+    user: str
+    impersonatedUser: str | None
+    verb: str
+    target: str
+    code: int | None
+    decision: str | None
+    sourceIP: str | None
+    userAgent: str
+
+
+def event_part_body(e: AuditEvent) -> str:
+    """The alert's event fields as JSON object members (no braces), as the fast output path writes them."""
+    imp = e.impersonatedUser
+    rs = e.responseStatus
+    part = EventPart(
+        e.auditID,
+        e.stage,
+        e.received,
+        e.user.username,
+        (imp.username or None) if imp is not None else None,
+        e.verb,
+        target_of(e),
+        (rs.code or None) if rs is not None else None,
+        e.annotations.get("authorization.k8s.io/decision") or None,
+        (e.sourceIPs[0] or None) if e.sourceIPs else None,
+        e.userAgent,
+    )
+    return _enc.encode(part)[1:-1].decode()
+
+
+class Built(NamedTuple):
+    """What a spec compiles to in each process."""
+
+    evaluate: Evaluator
+    prefilter: Callable[[bytes], bool] | None
+    extra: Counter[str]
+    # Groups of case-sensitive needles, one of each group must be in a matching line (query).
+    needle_sets: tuple[tuple[bytes, ...], ...]
+    # (line index, event, evaluation result, file) -> the record a worker sends back
+    record: Callable[[int, AuditEvent, Any, str], tuple[Any, ...]]
+
+
 @dataclass(frozen=True)
 class QuerySpec:
     kwargs: tuple[tuple[str, Any], ...]
-    strip_bodies = False
+    #: What workers send back for a matching event: ``event`` (the event's JSON, decoded again
+    #: by the parent), ``count`` (nothing), ``values`` (the row of ``columns`` as a dict) or
+    #: ``jsonl`` (the row as a JSON line without its line number, see :class:`Batch`).
+    mode: str = "event"
+    columns: tuple[str, ...] = ()
 
-    def build(self) -> tuple[Evaluator, Callable[[bytes], bool] | None, Counter[str]]:
-        from kapsec.auditlog.query import Query
+    def build(self) -> Built:
+        from kapsec.auditlog.query import Query, column
 
         q = Query(**dict(self.kwargs))
-        return (lambda e: True if q.matches(e) else None), q.prefilter(), Counter()
+        cols = [(n, column(n)) for n in self.columns]
+        mode = self.mode
+        checks = q.checks
+
+        def evaluate(e: AuditEvent) -> bool | None:
+            for check in checks:
+                if not check(e):
+                    return None
+            return True
+
+        tails: dict[str, str] = {}
+
+        def record(i: int, e: AuditEvent, _r: Any, path: str) -> tuple[Any, ...]:
+            payload: Any
+            if mode == "count":
+                payload = None
+            elif mode == "event":
+                payload = encode_event(e)
+            else:
+                values = {n: f(e) for n, f in cols}
+                payload = values
+                if mode == "jsonl":
+                    try:
+                        body = _enc.encode(values)
+                    except TypeError:
+                        pass  # the parent writes it with json's fallback for unknown types
+                    else:
+                        tail = tails.get(path)
+                        if tail is None:
+                            tail = tails[path] = '"file":' + _enc.encode(path).decode() + ',"line":'
+                        head = body[:-1].decode()
+                        payload = head + ("," if len(head) > 1 else "") + tail
+            return (i, e.auditID, e.stage, payload)
+
+        return Built(evaluate, q.prefilter(), Counter(), tuple(q.needle_sets), record)
 
 
 @dataclass(frozen=True)
 class DetectSpec:
     rule_dirs: tuple[str, ...] = ()
     only: tuple[str, ...] = ()
-    # Alerts, allowlists and correlations read no body: workers send back events without them.
-    strip_bodies = True
+    #: Workers send no copy of the event (the parent writes JSON lines from the event part and
+    #: needs no allowlist or sink): see :meth:`Detector.feed_batch`.
+    fast: bool = False
 
-    def build(self) -> tuple[Evaluator, Callable[[bytes], bool] | None, Counter[str]]:
+    def build(self) -> Built:
         from kapsec.auditlog import fields
         from kapsec.auditlog.pack import RuleIndex, load_pack
 
-        pack = load_pack(self.rule_dirs, only=self.only)
+        pack = _PACKS.get((self.rule_dirs, self.only))
+        if pack is None:
+            pack = load_pack(self.rule_dirs, only=self.only)
         index = RuleIndex(pack.rules)
         blind: Counter[str] = Counter()
         # base rule -> [(correlation id, getters of its group-by fields)]
@@ -78,44 +168,76 @@ class DetectSpec:
             if r.correlation is not None:
                 for b in r.correlation.base:
                     corr.setdefault(b, []).append((r.id, [fields.getter(f) for f in r.correlation.group_by]))
+        cache = index._cache
+        select = index._select
 
         def evaluate(e: AuditEvent) -> tuple[str, ...] | None:
-            hits = []
-            for rule in index.candidates(e):
-                if rule.stages and e.stage not in rule.stages:
+            ref = e.objectRef
+            rs = e.responseStatus
+            key = (ref.resource if ref is not None else "", e.verb, rs.code if rs is not None else 0)
+            rules = cache.get(key)
+            if rules is None:
+                rules = select(key)
+                if len(cache) < 8192:
+                    cache[key] = rules
+            hits: list[str] | None = None
+            stage = e.stage
+            for rule in rules:
+                if rule.stages and stage not in rule.stages:
                     continue
-                assert rule.predicate is not None
-                r = rule.predicate(e)
-                if r is None:
+                r = rule.predicate(e)  # type: ignore[misc]
+                if r:
+                    if hits is None:
+                        hits = [rule.id]
+                    else:
+                        hits.append(rule.id)
+                elif r is None:
                     blind[rule.id] += 1
-                elif r:
-                    hits.append(rule.id)
-            return tuple(hits) if hits else None
+            return tuple(hits) if hits is not None else None
 
-        def groups(e: AuditEvent, hits: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-            out: dict[str, tuple[str, ...]] = {}
+        fast = self.fast
+
+        def record(i: int, e: AuditEvent, hits: tuple[str, ...], _path: str) -> tuple[Any, ...]:
+            # Detect: what the parent needs to de-duplicate, correlate and write without
+            # decoding the event again; the event itself (bodies dropped) only when an
+            # allowlist or another output needs it.
+            ts = 0.0
+            groups: dict[str, tuple[str, ...]] | None = None
             for h in hits:
                 for cid, getters in corr.get(h, ()):
-                    out[cid] = tuple(",".join(str(v) for v in (g(e) or [])) for g in getters)
-            return out
-
-        _worker_state["groups"] = groups
+                    if groups is None:
+                        groups = {}
+                        t = parse_time(e.received)
+                        ts = t.timestamp() if t is not None else 0.0
+                    groups[cid] = tuple(",".join(str(v) for v in (g(e) or [])) for g in getters)
+            raw = (
+                None
+                if fast
+                else _enc.encode(msgspec.structs.replace(e, requestObject=_NULL, responseObject=_NULL))
+            )
+            return (i, e.auditID, hits, event_part_body(e), ts, groups, raw)
 
         pre = needle_filter(pack.needles)
-        return evaluate, pre, blind
+        return Built(evaluate, pre, blind, (), record)
 
 
 Spec = QuerySpec | DetectSpec
+#: Rule packs the parent already loaded, inherited by forked workers: (rule_dirs, only) -> pack.
+_PACKS: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
-class WorkerHit(NamedTuple):
-    """What a worker sends back for an event some rules matched."""
+def share_pack(rule_dirs: Sequence[str], only: Sequence[str], pack: Any) -> None:
+    """Let :class:`DetectSpec` reuse a pack this process loaded (forked workers inherit it)."""
+    _PACKS.clear()
+    _PACKS[(tuple(rule_dirs), tuple(only))] = pack
 
-    hits: tuple[str, ...]
-    event_json: bytes  # the alert's event part, encoded
-    ts: float  # requestReceivedTimestamp, seconds
-    audit_id: str
-    groups: dict[str, tuple[str, ...]]  # correlation id -> group-by values
+
+class Batch(NamedTuple):
+    """The records of one worker task: line ``base + i + 1`` of ``path`` for record index ``i``."""
+
+    path: str
+    base: int
+    hits: list[tuple[Any, ...]]
 
 
 def needle_filter(needles: tuple[bytes, ...] | None) -> Callable[[bytes], bool] | None:
@@ -153,7 +275,7 @@ def needle_filter(needles: tuple[bytes, ...] | None) -> Callable[[bytes], bool] 
 
 @dataclass
 class ChunkResult:
-    hits: list[tuple[int, bytes, Any]] = field(default_factory=list)  # (line index in chunk, raw, result)
+    hits: list[tuple[Any, ...]] = field(default_factory=list)  # records, see Built.record
     lines: int = 0
     stats: ReadStats = field(default_factory=ReadStats)
     extra: Counter[str] = field(default_factory=Counter)
@@ -163,81 +285,117 @@ _worker_state: dict[str, Any] = {}
 
 
 def _init_worker(spec: Spec) -> None:
-    _worker_state["built"] = spec.build()
-    _worker_state["strip"] = spec.strip_bodies
+    if _worker_state.get("spec") != spec:
+        _worker_state["built"] = spec.build()
+        _worker_state["spec"] = spec
+
+
+def _locate(data: bytes, sets: tuple[tuple[bytes, ...], ...], nlines: int) -> list[tuple[int, int]] | None:
+    """(line index, start offset) of the lines holding a needle of the rarest group, or None
+    when that group is common enough that reading every line is cheaper."""
+    best: tuple[bytes, ...] | None = None
+    best_n = 0
+    for group in sets:
+        n = sum(data.count(x) for x in group)
+        if best is None or n < best_n:
+            best, best_n = group, n
+    if best is None or best_n * 3 > nlines:
+        return None
+    starts: set[int] = set()
+    find, rfind = data.find, data.rfind
+    for needle in best:
+        pos = find(needle)
+        while pos != -1:
+            s = rfind(b"\n", 0, pos) + 1
+            starts.add(s)
+            e = find(b"\n", pos)
+            if e == -1:
+                break
+            pos = find(needle, e + 1)
+    out = []
+    idx = 0
+    prev = 0
+    count = data.count
+    for s in sorted(starts):
+        idx += count(b"\n", prev, s)
+        prev = s
+        out.append((idx, s))
+    return out
 
 
 def _scan_chunk(task: tuple[str, int, int, bool]) -> ChunkResult:
     path, start, end, gz = task
-    evaluate, pre, extra = _worker_state["built"]
-    strip = _worker_state["strip"]
+    built: Built = _worker_state["built"]
+    evaluate, pre, extra, sets, record = built
     extra.clear()
     res = ChunkResult()
     st = res.stats
-    source: Iterator[bytes]
-    gz_fh = None
+    out = res.hits
+    decode = _event_decoder.decode
+
+    def process(i: int, raw: bytes) -> None:
+        if raw[:1] != b"{" and not raw.strip():
+            return
+        if pre is not None and not pre(raw):
+            st.skipped += 1
+            return
+        try:
+            ev = decode(raw)
+            events = [ev] if (ev.auditID or ev.verb or ev.stage) else decode_line(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            try:
+                events = decode_line(raw)  # a legacy line, an envelope, or the error's reason
+            except ValueError as exc:
+                st.bad_line(Location("", i + 1), str(exc))  # the parent names the file and line
+                return
+        except ValueError as exc:
+            st.bad_line(Location("", i + 1), str(exc))
+            return
+        for ev in events:
+            st.events += 1
+            r = evaluate(ev)
+            if r is not None:
+                # The event itself, not the line: a line may hold several (an EventList).
+                out.append(record(i, ev, r, path))
+
+    n = 0
     if gz:
         gz_fh = open_log(path)
-        source = (line.rstrip(b"\n") for line in gz_fh)  # streamed: a backup may be 100 MB
+        try:
+            for i, line in enumerate(gz_fh):  # streamed: a backup may be 100 MB
+                n = i + 1
+                st.bytes += len(line)
+                process(i, line.rstrip(b"\n"))
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+            raise InputError(
+                f"compressed data is truncated or corrupt after line {n} ({exc})", file=path
+            ) from exc
+        finally:
+            gz_fh.close()
     else:
         with open(path, "rb") as fh:
             fh.seek(start)
             data = fh.read(end - start)
-        source = _lines(data)
-    n = 0
-    try:
-        for i, raw in enumerate(source):
-            n = i + 1
-            st.bytes += len(raw) + 1
-            res.hits.extend(_scan_line(i, raw, st, pre, evaluate, strip))
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        raise InputError(
-            f"compressed data is truncated or corrupt after line {n} ({exc})", file=path
-        ) from exc
-    finally:
-        if gz_fh is not None:
-            gz_fh.close()
+        st.bytes += len(data)
+        n = data.count(b"\n")
+        if data and not data.endswith(b"\n"):
+            n += 1
+        located = _locate(data, sets, n) if sets else None
+        if located is None:
+            lines = data.split(b"\n")
+            del data
+            for i, raw in enumerate(lines):
+                process(i, raw)
+        else:
+            find = data.find
+            for i, s in located:
+                e = find(b"\n", s)
+                process(i, data[s:] if e == -1 else data[s:e])
+            st.skipped += n - len(located)
     res.lines = n
     st.lines += n
     res.extra = Counter(extra)
     return res
-
-
-def _scan_line(  # noqa: PLR0917 - the hot loop passes its state positionally
-    i: int, raw: bytes, st: ReadStats, pre: Callable[[bytes], bool] | None, evaluate: Evaluator, strip: bool
-) -> list[tuple[int, bytes, Any]]:
-    out: list[tuple[int, bytes, Any]] = []
-    if not raw.strip():
-        return out
-    if pre is not None and not pre(raw):
-        st.skipped += 1
-        return out
-    try:
-        events = decode_line(raw)
-    except ValueError as exc:
-        st.bad_line(Location("", i + 1), str(exc))  # the parent names the file and line
-        return out
-    for ev in events:
-        st.events += 1
-        r = evaluate(ev)
-        if r is not None:
-            if strip:
-                # Detect: bodies dropped (written as null), and also what the parent needs to
-                # de-duplicate, correlate and write without decoding the event again.
-                t = parse_time(ev.received)
-                r = WorkerHit(
-                    r,
-                    _enc.encode(event_part_of(ev)),
-                    t.timestamp() if t is not None else 0.0,
-                    ev.auditID,
-                    _worker_state["groups"](ev, r),
-                )
-                raw_ev = _enc.encode(msgspec.structs.replace(ev, requestObject=_NULL, responseObject=_NULL))
-            else:
-                raw_ev = encode_event(ev)
-            # The event itself, not the line: a line may hold several (an EventList).
-            out.append((i, raw_ev, r))
-    return out
 
 
 def _lines(data: bytes) -> Iterator[bytes]:
@@ -294,20 +452,21 @@ def scan(
     *,
     jobs: int = 0,
     extra: Counter[str] | None = None,
-    decode: bool = True,
-) -> Iterator[tuple[Any, Location, Any]]:
+    batched: bool = False,
+) -> Iterator[Any]:
     """Yield ``(event, location, result)`` for every event the spec matches, in file order.
 
-    ``jobs``: 0 = every core when the input is large, 1 = this process only. With ``decode``
-    false, events found by worker processes come as their JSON (bytes) with a
-    :class:`WorkerHit`.
+    ``jobs``: 0 = every core when the input is large, 1 = this process only. With ``batched``,
+    what worker processes found comes as one :class:`Batch` of their records per task instead
+    (see :attr:`Built.record`; the parent then decodes nothing), while events read in this
+    process still come as ``(event, location, result)``.
     """
     files = expand_paths(paths)
     ncpu = os.cpu_count() or 1
     workers = ncpu if jobs <= 0 else jobs
     planned = _plan(files) if workers > 1 else None
     if planned is None or (jobs <= 0 and planned[1] < PARALLEL_MIN_BYTES) or len(planned[0]) < 2:
-        evaluate, pre, ex = spec.build()
+        evaluate, pre, ex = spec.build()[:3]
         for ev, loc, _ in read_events_sized(files, stats, prefilter=pre, expand=False):
             r = evaluate(ev)
             if r is not None:
@@ -318,7 +477,11 @@ def scan(
     tasks, _ = planned
     line_base: dict[str, int] = {}
     counted: set[str] = set()
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    fork = hasattr(os, "fork")
+    if fork:  # built once here; the forked workers inherit it
+        _worker_state["built"] = spec.build()
+        _worker_state["spec"] = spec
+    ctx = multiprocessing.get_context("fork" if fork else "spawn")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(spec,)
     ) as pool:
@@ -344,7 +507,17 @@ def scan(
                 extra.update(res.extra)
             hits = res.hits
             res.hits = []
-            for i, raw, r in hits:
-                # decode=False: the caller gets the event's JSON and decodes it only if needed
-                yield (decode_event(raw) if decode else raw), Location(path, base + i + 1), r
             line_base[path] = base + res.lines
+            if batched:
+                yield Batch(path, base, hits)
+                continue
+            for rec in hits:
+                loc = Location(path, base + rec[0] + 1)
+                if isinstance(spec, QuerySpec):
+                    if spec.mode != "event":
+                        raise ValueError("scan() without batched needs QuerySpec(mode='event')")
+                    yield decode_event(rec[3]), loc, True
+                else:
+                    if rec[6] is None:
+                        raise ValueError("scan() without batched needs DetectSpec(fast=False)")
+                    yield decode_event(rec[6]), loc, rec[2]

@@ -186,7 +186,7 @@ def query(logs: Sequence[str], **opts: Any) -> None:
     """
     from kapsec.auditlog.query import DEFAULT_FIELDS, Query, column, parse_when
     from kapsec.auditlog.reader import Deduper, ReadStats
-    from kapsec.auditlog.scan import QuerySpec, scan
+    from kapsec.auditlog.scan import Batch, QuerySpec, scan
 
     since = parse_when(opts["since"]) if opts["since"] else None
     until = parse_when(opts["until"]) if opts["until"] else None
@@ -218,56 +218,73 @@ def query(logs: Sequence[str], **opts: Any) -> None:
     stats = ReadStats()
     paths = _logs(logs)
 
+    writer = _RowWriter(out_fmt, names, cols, streaming=opts["follow"])
+    deduper: Deduper[tuple[Any, str, int]] = Deduper()
+    count = 0
+    limit = opts["limit"]
+    counting = opts["count"]
+
+    def emit(items: list[tuple[Any, str, int]]) -> bool:
+        nonlocal count
+        for payload, file, line in items:
+            count += 1
+            if not counting:
+                writer.row(payload, file, line)
+            if limit and count >= limit:
+                return False
+        return True
+
+    def push(audit_id: str, stage: str, item: tuple[Any, str, int]) -> bool:
+        if only_stage and stage != only_stage:
+            return True
+        if dedup:
+            return emit(deduper.push(audit_id, stage, item))
+        return emit([item])
+
+    go = True
     if opts["follow"]:
         if len(paths) != 1:
             raise UsageError("--follow reads exactly one LOG (the live file)")
-        source: Iterator[tuple[Any, Any] | None] = _follow_events(
+        for fitem in _follow_events(
             paths[0],
             from_start=opts["from_start"],
             idle_exit=opts["idle_exit"],
             stats=stats,
             prefilter=q.prefilter(),
-        )
+        ):
+            if fitem is None:  # idle follow: release requests still waiting for their last stage
+                go = emit(deduper.flush()) if dedup else True
+                writer.flush()
+                if not go:
+                    break
+                continue
+            ev, loc = fitem
+            if q.matches(ev) and not push(ev.auditID, ev.stage, (ev, loc.file, loc.line)):
+                go = False
+                break
     else:
-        source = (
-            (ev, loc)
-            for ev, loc, _ in scan(paths, QuerySpec(tuple(kwargs.items())), stats, jobs=opts["jobs"])
-        )
-
-    writer = _RowWriter(out_fmt, names, streaming=opts["follow"])
-    deduper: Deduper[tuple[Any, Any]] = Deduper()
-    count = 0
-    limit = opts["limit"]
-
-    def emit(items: list[tuple[Any, Any]]) -> bool:
-        nonlocal count
-        for ev, loc in items:
-            count += 1
-            if not opts["count"]:
-                writer.row(ev, loc, cols)
-            if limit and count >= limit:
-                return False
-        return True
-
-    go = True
-    for item in source:
-        if item is None:  # idle follow: release requests still waiting for their last stage
-            go = emit(deduper.flush()) if dedup else True
-            writer.flush()
+        # Workers send the finished row (or nothing for --count), never the event.
+        mode = "count" if counting else ("jsonl" if out_fmt == "jsonl" else "values")
+        spec = QuerySpec(tuple(kwargs.items()), mode, tuple(names))
+        for item in scan(paths, spec, stats, jobs=opts["jobs"], batched=True):
+            if isinstance(item, Batch):
+                path, base = item.path, item.base
+                if not dedup and not only_stage and not counting and not limit and mode == "jsonl":
+                    writer.jsonl_batch(item.hits, path, base)  # the common bulk case, one write
+                    count += len(item.hits)
+                    continue
+                for i, audit_id, stage, payload in item.hits:
+                    if not push(audit_id, stage, (payload, path, base + i + 1)):
+                        go = False
+                        break
+            else:
+                ev, loc, _ = item
+                go = push(ev.auditID, ev.stage, (ev, loc.file, loc.line))
             if not go:
                 break
-            continue
-        ev, loc = item
-        if opts["follow"] and not q.matches(ev):
-            continue
-        if only_stage and ev.stage != only_stage:
-            continue
-        go = emit(deduper.push(ev.auditID, ev.stage, (ev, loc)) if dedup else [(ev, loc)])
-        if not go:
-            break
     if go and dedup:
         emit(deduper.flush())
-    if opts["count"]:
+    if counting:
         click.echo(json.dumps({"count": count}) if out_fmt in ("json", "jsonl") else str(count))
     else:
         writer.close()
@@ -290,9 +307,15 @@ def _json_line(d: dict[str, Any]) -> str:
 
 
 class _RowWriter:
-    def __init__(self, fmt: str, names: list[str], streaming: bool) -> None:
+    """Rows from events (this process) or from what workers computed (a dict of the columns,
+    or for jsonl the row's JSON up to its line number)."""
+
+    def __init__(
+        self, fmt: str, names: list[str], cols: list[tuple[str, Callable[[Any], Any]]], streaming: bool
+    ) -> None:
         self.fmt = fmt
         self.names = names
+        self.cols = cols
         self.rows: list[list[str]] = []
         self.first = True
         self.streaming = streaming
@@ -308,14 +331,25 @@ class _RowWriter:
         self.buf.seek(0)
         self.buf.truncate()
 
-    def row(self, ev: Any, loc: Any, cols: list[tuple[str, Callable[[Any], Any]]]) -> None:
-        values = {n: f(ev) for n, f in cols}
+    def jsonl_batch(self, hits: list[tuple[Any, ...]], path: str, base: int) -> None:
+        """jsonl rows of one worker task, written at once."""
+        if all(isinstance(h[3], str) for h in hits):
+            self.write("".join(f"{h[3]}{base + h[0] + 1}}}\n" for h in hits))
+            return
+        for h in hits:
+            self.row(h[3], path, base + h[0] + 1)
+
+    def row(self, payload: Any, file: str, line: int) -> None:
+        if isinstance(payload, str):  # jsonl, encoded by a worker
+            self.write(f"{payload}{line}}}\n")
+            return
+        values = payload if isinstance(payload, dict) else {n: f(payload) for n, f in self.cols}
         if self.fmt == "jsonl":
-            values["file"], values["line"] = loc.file, loc.line
+            values["file"], values["line"] = file, line
             self.write(_json_line(values))
         elif self.fmt == "json":
             d = dict(values)
-            d["file"], d["line"] = loc.file, loc.line
+            d["file"], d["line"] = file, line
             text = json.dumps(d, default=str)
             click.echo(("[\n  " if self.first else ",\n  ") + text, nl=False)
             self.first = False
@@ -501,8 +535,8 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
     from kapsec.auditlog.detect import Detector, load_allowlist
     from kapsec.auditlog.event import decode_event
     from kapsec.auditlog.pack import load_pack
-    from kapsec.auditlog.reader import ReadStats
-    from kapsec.auditlog.scan import DetectSpec, WorkerHit, scan
+    from kapsec.auditlog.reader import Location, ReadStats
+    from kapsec.auditlog.scan import Batch, DetectSpec, scan, share_pack
     from kapsec.auditlog.sinks import SyslogSink, WebhookSink, alert_json
 
     try:
@@ -561,22 +595,23 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
                 deliver(det.feed(ev, loc))
                 sys.stdout.flush()
         else:
-            spec = DetectSpec(tuple(rule_dirs), tuple(only))
             # Fast path: JSON lines straight from what the workers encoded (no allowlist or
             # sink needs the event itself).
             fast = out == "jsonl" and not sinks and not allow
-            for item, loc, found in scan(
-                paths, spec, stats, jobs=opts["jobs"], extra=blind_extra, decode=False
-            ):
-                if isinstance(found, WorkerHit):
+            share_pack(rule_dirs, only, pack)
+            spec = DetectSpec(tuple(rule_dirs), tuple(only), fast=fast)
+            for item in scan(paths, spec, stats, jobs=opts["jobs"], extra=blind_extra, batched=True):
+                if isinstance(item, Batch):
                     if fast:
-                        for line in det.feed_fast(item, loc, *found):
-                            write(line + "\n")
-                    else:
-                        ev = decode_event(item)
-                        deliver(det.feed_hits(ev, loc, found.hits, found.event_json, found.ts))
+                        write(det.feed_batch(item.path, item.base, item.hits))
+                        continue
+                    for i, _aid, hits, body, ts, _groups, raw in item.hits:
+                        ev = decode_event(raw)
+                        loc = Location(item.path, item.base + i + 1)
+                        deliver(det.feed_hits(ev, loc, hits, ("{" + body + "}").encode(), ts))
                 else:
-                    deliver(det.feed_hits(item, loc, found))
+                    ev, loc, hits = item
+                    deliver(det.feed_hits(ev, loc, hits))
     finally:
         for s in sinks:
             s.close()
