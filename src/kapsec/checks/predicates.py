@@ -692,10 +692,7 @@ def tls_certificates(check: Check, ctx: ScanContext) -> Outcome:
             ca_path=ca.real if ca is not None else None,
         )
         if status is Status.PASS and soon is not None:
-            status, reason = (
-                Status.FAIL,
-                f"{soon}: renew it within {EXPIRY_DAYS} days of expiry at the latest",
-            )
+            status, reason = Status.FAIL, f"{soon}, within {EXPIRY_DAYS} days"
         results.append((status, f"{label} certificate {cert.shown}: {reason}", ev))
     if not results:
         return Outcome(
