@@ -338,3 +338,19 @@ def test_tls_003_uses_the_tls_packages_cis_allowlist(kubeadm: Path) -> None:
     others = sorted({iana for iana, _ in ciphers.SUITES.values()} - ciphers.CIS_1_12_ALLOWLIST)
     assert len(others) > 150
     assert {s for s in others if status_for(s) is not Status.FAIL} == set()
+
+
+def test_etcd_flags_written_as_flag_space_value(kubeadm: Path) -> None:
+    edit_etcd(
+        kubeadm,
+        "    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt\n",
+        "    - --trusted-ca-file\n    - /etc/kubernetes/pki/etcd/ca.crt\n",
+    )
+    got = scan("--root", str(kubeadm), "--check", "ETCD-004")
+    assert got == {
+        "ETCD-004": (
+            "pass",
+            "/etc/kubernetes/pki/apiserver-etcd-client.crt is verified by etcd's --trusted-ca-file "
+            "/etc/kubernetes/pki/etcd/ca.crt (/etc/kubernetes/manifests/etcd.yaml:32)",
+        )
+    }

@@ -272,6 +272,7 @@ class ScanContext:
                 s.host_path(v) if k in _ETCD_PATH_SETTINGS and v.startswith("/") else v, s.lines.get(k)
             )
             for k, v in s.flags.items()
+            if v
         }
         return EtcdSettings(s.shown, settings, s.run_as_user)
 
@@ -392,9 +393,11 @@ def _parse_sibling(shown: str, real: str, component: str) -> Sibling | Resolved:
                     words.append((str(w), seq.item_line(i) if isinstance(seq, MarkedList) else None))
             flags: dict[str, str] = {}
             lines: dict[str, int] = {}
-            for w, line in words:
+            for i, (w, line) in enumerate(words):
                 if w.startswith("--"):
-                    k, _, v = w[2:].partition("=")
+                    k, eq, v = w[2:].partition("=")
+                    if not eq and i + 1 < len(words) and not words[i + 1][0].startswith("-"):
+                        v = words[i + 1][0]  # --flag value (bool flags are written --flag=true)
                     flags[k] = v
                     if line is not None:
                         lines[k] = line

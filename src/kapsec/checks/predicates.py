@@ -733,6 +733,12 @@ def _etcd_peer(ctx: ScanContext) -> EtcdSettings | Outcome:
     return settings
 
 
+def _not_here(ctx: ScanContext) -> str:
+    if ctx.files_authoritative:
+        return "not on the node"
+    return "not on this machine (scan the node, or give --root with a copy of its files)"
+
+
 @predicate("etcd_client_trusted")
 def etcd_client_trusted(check: Check, ctx: ScanContext) -> Outcome:
     """The API server's etcd client certificate chains to the CA etcd verifies clients with."""
@@ -770,7 +776,7 @@ def etcd_client_trusted(check: Check, ctx: ScanContext) -> Outcome:
     if not os.path.exists(ca_real):
         return Outcome(
             Status.WARN,
-            f"etcd's --trusted-ca-file {trusted.value} ({etcd.file}) is not on the node",
+            f"etcd's --trusted-ca-file {trusted.value} ({etcd.file}) is {_not_here(ctx)}",
             etcd.evidence("trusted-ca-file"),
         )
     status, reason, _ = _certificate_status(ctx, str(r.real), ca_path=ca_real)
@@ -815,7 +821,7 @@ def etcd_server_trusted(check: Check, ctx: ScanContext) -> Outcome:
     if not os.path.exists(cert_real):
         return Outcome(
             Status.WARN,
-            f"etcd's --cert-file {served.value} ({etcd.file}) is not on the node",
+            f"etcd's --cert-file {served.value} ({etcd.file}) is {_not_here(ctx)}",
             etcd.evidence("cert-file"),
         )
     status, reason, _ = _certificate_status(ctx, cert_real, ca_path=str(r.real))
