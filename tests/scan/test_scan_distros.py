@@ -158,6 +158,10 @@ def make_k3s(rke2: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_k3s_has_no_pod_manifests_and_keeps_its_files_under_its_data_dir(rke2: Path, tmp_path: Path) -> None:
     root, log = make_k3s(rke2, tmp_path)
     os.chmod(root / "etc/rancher/k3s/k3s.yaml", 0o644)  # k3s server --write-kubeconfig-mode 644
+    cni = root / "var/lib/rancher/k3s/agent/etc/cni/net.d/10-flannel.conflist"
+    cni.parent.mkdir(parents=True)
+    cni.write_text('{"name": "cbr0", "cniVersion": "1.0.0"}\n')
+    os.chmod(cni, 0o644)  # as k3s writes it
     got = scan("--cmdline", str(log), "--root", str(root), "--k8s-version", "1.34")
     no_pod = "k3s runs the {} inside the k3s process: there is no {} static pod manifest (CIS for k3s: not applicable)"
     for cid, what, component in (
@@ -180,6 +184,10 @@ def test_k3s_has_no_pod_manifests_and_keeps_its_files_under_its_data_dir(rke2: P
     assert got["FILE-014"] == (
         "pass",
         f"{k3s}/server/cred/admin.kubeconfig and /etc/rancher/k3s/k3s.yaml: owned by root:root",
+    )
+    assert got["FILE-009"] == (
+        "fail",
+        f"{k3s}/agent/etc/cni/net.d/10-flannel.conflist has mode 0644, more permissive than 0600",
     )
     assert got["FILE-015"] == ("pass", f"{k3s}/server/cred/scheduler.kubeconfig: mode 0600 or stricter")
     assert got["FILE-017"] == ("pass", f"{k3s}/server/cred/controller.kubeconfig: mode 0600 or stricter")

@@ -224,3 +224,65 @@ def test_unknown_fields_are_strict_decoding_errors(tmp_path: Path) -> None:
 )
 def test_event_rate_limit_validation(config: dict[str, object], errors: list[str]) -> None:
     assert validate_event_rate_limit(config) == errors
+
+
+# apiVersions per minor (StructuredAuthenticationConfiguration GA with v1 in 1.34, StructuredAuthorization-
+# Configuration GA with v1 in 1.32; both alpha 1.29 (v1alpha1) and beta 1.30 (v1beta1))
+@pytest.mark.parametrize(
+    ("kind", "loader", "version", "minor", "ok"),
+    [
+        ("AuthenticationConfiguration", load_authentication_config, "v1", 34, True),
+        ("AuthenticationConfiguration", load_authentication_config, "v1", 33, False),
+        ("AuthenticationConfiguration", load_authentication_config, "v1beta1", 30, True),
+        ("AuthenticationConfiguration", load_authentication_config, "v1beta1", 29, False),
+        ("AuthenticationConfiguration", load_authentication_config, "v1alpha1", 29, True),
+        ("AuthenticationConfiguration", load_authentication_config, "v1alpha1", 28, False),
+        ("AuthorizationConfiguration", load_authorization_config, "v1", 32, True),
+        ("AuthorizationConfiguration", load_authorization_config, "v1", 31, False),
+        ("AuthorizationConfiguration", load_authorization_config, "v1beta1", 30, True),
+        ("AuthorizationConfiguration", load_authorization_config, "v1alpha1", 29, True),
+    ],
+)
+def test_api_versions_a_minor_decodes(
+    tmp_path: Path, kind: str, loader: object, version: str, minor: int, ok: bool
+) -> None:
+    body = (
+        "authorizers:\n- {type: Node, name: node}\n- {type: RBAC, name: rbac}\n"
+        if "Authorization" in kind
+        else ""
+    )
+    path = write(tmp_path, f"apiVersion: apiserver.config.k8s.io/{version}\nkind: {kind}\n{body}")
+    assert callable(loader)
+    if ok:
+        assert loader(path, "c.yaml", minor=minor).api_version == f"apiserver.config.k8s.io/{version}"
+        return
+    with pytest.raises(ValidationError) as err:
+        loader(path, "c.yaml", minor=minor)
+    known = {"AuthenticationConfiguration": {"v1alpha1": 29, "v1beta1": 30, "v1": 34}}.get(
+        kind, {"v1alpha1": 29, "v1beta1": 30, "v1": 32}
+    )
+    listed = ",".join(v for v in ("v1alpha1", "v1beta1", "v1") if minor >= known[v])
+    expected = (
+        f"expected {kind} in apiserver.config.k8s.io/{{{listed}}}" if listed else f"no {kind} before 1.29"
+    )
+    assert err.value.message == (
+        f'no kind "{kind}" is registered for version "apiserver.config.k8s.io/{version}" in Kubernetes 1.{minor} '
+        f"({version} arrives in 1.{known[version]}); {expected}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("minor", "version"),
+    [(31, "v1alpha1"), (32, "v1beta1"), (33, "v1beta1"), (34, "v1"), (36, "v1")],
+)
+def test_authn_version_for_anonymous(minor: int, version: str) -> None:
+    from kapsec.checks.structured import authn_version_for_anonymous
+
+    assert authn_version_for_anonymous(minor) == f"apiserver.config.k8s.io/{version}"
+
+
+def test_authn_version_for_anonymous_before_1_31() -> None:
+    from kapsec.checks.structured import authn_version_for_anonymous
+
+    with pytest.raises(ValueError, match=r"needs Kubernetes 1\.31\+, not 1\.30"):
+        authn_version_for_anonymous(30)

@@ -141,11 +141,16 @@ def _admin_kubeconfigs(ctx: ScanContext) -> Found:
 
 def _cni(ctx: ScanContext) -> list[Target] | str:
     out: list[Target] = []
-    for d in ("/etc/cni/net.d", "/var/lib/cni/networks"):
+    dirs = ["/etc/cni/net.d", "/var/lib/cni/networks"]
+    distro = ctx.distro()
+    if distro.name == "k3s" and distro.data_dir:
+        # k3s's embedded flannel writes its conflist under its own data directory
+        dirs.insert(1, f"{distro.data_dir}/agent/etc/cni/net.d")
+    for d in dirs:
         r = _walk(ctx, d, None, include_dirs=False)
         if isinstance(r, list):
             out.extend(r)
-    return out or "no CNI configuration under /etc/cni/net.d or /var/lib/cni/networks"
+    return out or f"no CNI configuration under {', '.join(dirs[:-1])} or {dirs[-1]}"
 
 
 def targets(ctx: ScanContext, target: str) -> Found:

@@ -77,9 +77,9 @@ def _doc(path: str, shown: str, kind: str, since: Mapping[str, int], minor: int 
         version = api.removeprefix(f"{GROUP}/")
         if doc.get("kind") == kind and api.startswith(f"{GROUP}/") and version in since:
             later = f" ({version} arrives in 1.{since[version]})"
+        expected = f"expected {kind} in {GROUP}/{{{','.join(known)}}}" if known else f"no {kind} before 1.29"
         raise ValidationError(
-            f'no kind "{doc.get("kind")}" is registered for version "{api}"{where}{later}; expected {kind} in '
-            f"{GROUP}/{{{','.join(known)}}}",
+            f'no kind "{doc.get("kind")}" is registered for version "{api}"{where}{later}; {expected}',
             file=shown,
             line=doc.line,
         )
