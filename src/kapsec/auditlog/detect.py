@@ -339,7 +339,8 @@ class Detector:
         self._by_id = {r.id: r for r in pack.rules}
         self._group_getters: dict[str, list[fields.Getter]] = {}
         self.max_severity: Severity | None = None
-        self._prefixes: dict[str, str] = {}
+        # rule id -> the JSON prefix of its alerts, None when it raises none (silent, below minimum)
+        self._emit_prefix: dict[str, str | None] | None = None
 
     def _first(self, rule_id: str, audit_id: str) -> bool:
         if not audit_id:
@@ -408,12 +409,17 @@ class Detector:
         assert not self.allow
         tail = ',"file":' + _fast_enc.encode(path).decode() + ',"line":'
         out: list[str] = []
+        fired: list[str] = []
         seen = self._seen
-        by_id = self._by_id
-        silent = self._silent
-        min_sev = self.min_severity
-        corr_by_base = self._corr_by_base
-        prefixes = self._prefixes
+        emit = self._emit_prefix
+        if emit is None:
+            emit = self._emit_prefix = {
+                r.id: _rule_prefix(r)
+                if r.id not in self._silent and r.severity >= self.min_severity
+                else None
+                for r in self.pack.rules
+            }
+        bases = self._corr_by_base
         self.stats.events += len(records)
         for i, audit_id, hits, body, ts, groups, _raw in records:
             for rule_id in hits:
@@ -424,32 +430,37 @@ class Detector:
                     seen[key] = None
                     if len(seen) > _SEEN_MEMORY:
                         seen.popitem(last=False)
-                rule = by_id[rule_id]
-                if rule_id not in silent and rule.severity >= min_sev:
-                    self._count(rule.severity, rule_id)
-                    prefix = prefixes.get(rule_id)
-                    if prefix is None:
-                        prefix = prefixes[rule_id] = _rule_prefix(rule)
+                prefix = emit[rule_id]
+                if prefix is not None:
+                    fired.append(rule_id)
                     out.append(f"{prefix}{body}{tail}{base + i + 1}}}\n")
-                for corr in corr_by_base.get(rule_id, ()):
-                    c = corr.correlation
-                    assert c is not None
-                    group = groups.get(corr.id, ()) if groups else ()
-                    win = self._windows.setdefault((corr.id, group), deque())
-                    win.append(ts)
-                    while win and ts - win[0] > c.timespan:
-                        win.popleft()
-                    if len(win) >= c.threshold:
-                        n = len(win)
-                        win.clear()
-                        if corr.severity < min_sev:
-                            continue
-                        self._count(corr.severity, corr.id)
-                        detail = _correlation_detail(c, n, group)
-                        out.append(
-                            f"{_rule_prefix(corr)}{body}{tail}{base + i + 1},"
-                            f'"detail":{_fast_enc.encode(detail).decode()}}}\n'
-                        )
+                if rule_id in bases:
+                    for corr in bases[rule_id]:
+                        c = corr.correlation
+                        assert c is not None
+                        group = groups.get(corr.id, ()) if groups else ()
+                        win = self._windows.setdefault((corr.id, group), deque())
+                        win.append(ts)
+                        while win and ts - win[0] > c.timespan:
+                            win.popleft()
+                        if len(win) >= c.threshold:
+                            n = len(win)
+                            win.clear()
+                            cprefix = emit[corr.id]
+                            if cprefix is None:
+                                continue
+                            fired.append(corr.id)
+                            detail = _fast_enc.encode(_correlation_detail(c, n, group)).decode()
+                            out.append(f'{cprefix}{body}{tail}{base + i + 1},"detail":{detail}}}\n')
+        if fired:
+            counts = Counter(fired)
+            for rule_id, n in counts.items():
+                sev = self._by_id[rule_id].severity
+                self.stats.alerts += n
+                self.stats.by_rule[rule_id] += n
+                self.stats.by_severity[sev.label] += n
+                if self.max_severity is None or sev > self.max_severity:
+                    self.max_severity = sev
         return "".join(out)
 
     def _count(self, severity: Severity, rule_id: str) -> None:

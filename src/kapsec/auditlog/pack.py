@@ -415,7 +415,7 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
         ConditionOR,
         ConditionValueExpression,
     )
-    from sigma.types import SigmaNumber, SigmaString
+    from sigma.types import SigmaCompareExpression, SigmaNumber, SigmaString
 
     if isinstance(node, ConditionFieldEqualsValueExpression):
         name = node.field
@@ -449,6 +449,16 @@ def _compile(node: Any, where: str, used: list[tuple[str, Any, bool]], negated: 
             else:
                 src = _closure_src(pred, consts)
             return _Compiled(pred, needles, body, _rank(name), keys, name, pats, src, consts)
+        if name == "responseStatus.code" and isinstance(node.value, SigmaCompareExpression):
+            ops = {"LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}
+            ref = node.value.number.number
+            if type(ref) in (int, float) and node.value.op.name in ops:
+                # The getter yields the code only when it is not 0 (a stage without a response).
+                src = (
+                    "(e.responseStatus is not None and e.responseStatus.code != 0 and "
+                    f"e.responseStatus.code {ops[node.value.op.name]} {ref!r})"
+                )
+                return _Compiled(leaf, needles, body, _rank(name), keys, src=src)
         if name == "responseStatus.code" and isinstance(node.value, SigmaNumber) and node.value.number:
             src = f"(e.responseStatus is not None and e.responseStatus.code == {int(node.value.number)!r})"
             return _Compiled(leaf, needles, body, _rank(name), keys, src=src)
