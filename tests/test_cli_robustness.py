@@ -19,9 +19,11 @@ import os
 import pty
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -1179,3 +1181,81 @@ def test_unreadable_file_is_named(
     want = err.replace("@", re.escape(str(target)))
     assert re.search(want, stderr, re.M), f"{want!r} not in:\n{stderr}"
     assert r.returncode == (1 if args[0] == "rbac" else 2), stderr
+
+
+# -- Ctrl-C -----------------------------------------------------------------------------------
+
+
+def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    """What a terminal's Ctrl-C does: SIGINT to the whole foreground process group."""
+    os.killpg(proc.pid, signal.SIGINT)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit-log", "query"],
+        ["pss", "check", "--level", "baseline", "-"],
+        ["rbac", "can-i", "-q", "-f", str(RBAC_DEMO), "--batch", "-"],
+        ["audit-policy", "explain", "--policy", str(POLICY), "--batch", "-"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_ctrl_c_while_reading_stdin_is_one_line(args: list[str]) -> None:
+    with subprocess.Popen(
+        [str(KAPSEC), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ) as p:
+        time.sleep(1.0)  # started, and waiting for input that never comes
+        _interrupt(p)
+        out, err = p.communicate(timeout=20)
+    assert (p.returncode, out, err.decode()) == (130, b"", "kapsec: interrupted\n")
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 12 MB of real events: enough for the worker processes to be busy when Ctrl-C comes."""
+    path = tmp_path_factory.mktemp("big") / "audit.log"
+    chunk = MODERATE_LOG.read_bytes()
+    with path.open("wb") as fh:
+        for _ in range(10):
+            fh.write(chunk)
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to see the worker processes")
+@pytest.mark.xfail(
+    strict=True,
+    reason="audit-log query/detect -j 2: Ctrl-C as the worker pool starts hangs kapsec "
+    "(or prints the workers' KeyboardInterrupt tracebacks)",
+)
+@pytest.mark.parametrize("cmd", ["query --count", "detect"])
+def test_ctrl_c_as_workers_start_is_one_line(cmd: str, big_log: Path) -> None:
+    for _attempt in range(3):
+        with subprocess.Popen(
+            [str(KAPSEC), "audit-log", *cmd.split(), "-j", "2", str(big_log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        ) as p:
+            deadline = time.monotonic() + 20
+            while not _children(p.pid) and p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            _interrupt(p)
+            try:
+                _out, err = p.communicate(timeout=3)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.communicate()
+                pytest.fail("kapsec hung after Ctrl-C")
+        assert (p.returncode, err.decode()) == (130, "kapsec: interrupted\n")
