@@ -871,6 +871,7 @@ def load_pack(extra_dirs: Sequence[str] = (), *, builtin: bool = True, only: Ite
     Raises :class:`ValidationError` naming the file for a rule pySigma rejects, an unknown field,
     a duplicate rule id, an unsupported construct or a correlation naming an unknown rule.
     """
+    from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule
     from sigma.exceptions import SigmaError
     from sigma.rule import SigmaRule
@@ -881,7 +882,7 @@ def load_pack(extra_dirs: Sequence[str] = (), *, builtin: bool = True, only: Ite
     seen: dict[str, str] = {}
     for where, text in files:
         try:
-            coll = _collection(text)
+            coll: SigmaCollection = _collection(text)
         except SigmaError as exc:
             raise ValidationError(f"not a valid Sigma rule: {exc}", file=where) from exc
         except Exception as exc:  # pySigma raises YAML and type errors for malformed files
