@@ -15,6 +15,7 @@ terminal, and a file the user may not read (as an unprivileged user when the tes
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import pty
 import re
@@ -933,6 +934,47 @@ def test_bad_input_is_a_clear_message(row: Row, paths: dict[str, str]) -> None:
         if row.bad:
             named = [ln for ln in r.stderr.splitlines() if paths[row.bad] in ln]
             assert named, f"the message does not name the file:\n{r.stderr}"
+
+
+def _json_rows() -> Iterator[object]:
+    """The rows whose command offers -o json (and does not already choose a format)."""
+    from click import Choice, Command, Group, Option
+
+    from kapsec.cli import cli
+
+    for row in ROWS:
+        if row.xfail or " -o " in f" {row.args} ":
+            continue
+        cmd: Command = cli
+        for w in row.args.split(" "):
+            sub = cmd.get_command(None, w) if isinstance(cmd, Group) else None  # type: ignore[arg-type]
+            if sub is None:
+                break
+            cmd = sub
+        for p in cmd.params:
+            if (
+                isinstance(p, Option)
+                and "-o" in p.opts
+                and isinstance(p.type, Choice)
+                and "json" in p.type.choices
+            ):
+                yield pytest.param(row, id=row.id)
+
+
+@pytest.mark.parametrize("row", list(_json_rows()))
+def test_bad_input_with_json_output_keeps_stdout_machine_readable(row: Row, paths: dict[str, str]) -> None:
+    """With -o json, a failing command writes nothing on stdout, or JSON: never a half-written text."""
+    args = [_fill(a, paths, escape=False) for a in row.args.split(" ")]
+    r = run_cli(*args, "-o", "json")
+    _assert_no_leak(r.stderr)
+    assert r.code == row.code, r.stderr
+    out = r.stdout.strip()
+    if out:
+        try:
+            json.loads(out)
+        except ValueError:
+            for line in out.splitlines():  # JSON lines (batch modes)
+                json.loads(line)
 
 
 def test_every_command_is_fed_bad_input() -> None:
