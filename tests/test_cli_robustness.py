@@ -1301,3 +1301,31 @@ def test_ctrl_c_as_workers_start_is_one_line(cmd: str, big_log: Path) -> None:
                 p.communicate()
                 pytest.fail("kapsec hung after Ctrl-C")
         assert (p.returncode, err.decode()) == (130, "kapsec: interrupted\n")
+
+
+# -- the last line of defence -------------------------------------------------------------------
+
+
+def _boom() -> None:
+    raise RuntimeError("the catalog exploded")
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kapsec.checks.catalog.load_catalog", _boom)
+    monkeypatch.delenv("KAPSEC_DEBUG", raising=False)
+    r = run_cli("checks", "list")
+    assert (r.code, r.stdout) == (2, "")
+    assert r.stderr == (
+        "kapsec: internal error: RuntimeError: the catalog exploded\n"
+        "  (set KAPSEC_DEBUG=1 for the traceback, and please report it)\n"
+    )
+
+
+def test_kapsec_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kapsec.checks.catalog.load_catalog", _boom)
+    monkeypatch.setenv("KAPSEC_DEBUG", "1")
+    r = run_cli("checks", "list")
+    assert r.code == 2
+    assert r.stderr.startswith("Traceback (most recent call last):\n")
+    assert "RuntimeError: the catalog exploded\n" in r.stderr
+    assert r.stderr.endswith("(set KAPSEC_DEBUG=1 for the traceback, and please report it)\n")
