@@ -1329,3 +1329,39 @@ def test_kapsec_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> No
     assert r.stderr.startswith("Traceback (most recent call last):\n")
     assert "RuntimeError: the catalog exploded\n" in r.stderr
     assert r.stderr.endswith("(set KAPSEC_DEBUG=1 for the traceback, and please report it)\n")
+
+
+# -- a refused --apply writes nothing ---------------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("backup_dir", "err"),
+    [
+        ("{empty}", r"^kapsec: error: --backup-dir {empty}: {empty} is not a directory$"),
+        ("{empty}/backups", r"^kapsec: error: --backup-dir {empty}/backups: {empty} is not a directory$"),
+        (
+            "{root}/etc/kubernetes/manifests/backups",
+            r"^kapsec: error: --backup-dir {root}/etc/kubernetes/manifests/backups is inside the static pod "
+            r"directory: the kubelet would start the backup as a second API server; choose a directory outside it$",
+        ),
+    ],
+    ids=["a file", "under a file", "in the static pod directory"],
+)
+def test_harden_apply_with_a_bad_backup_dir_writes_nothing(
+    backup_dir: str, err: str, paths: dict[str, str], tmp_path: Path
+) -> None:
+    root = tmp_path / "node"
+    shutil.copytree(paths["lab"], root, symlinks=True)
+    before = _tree(root)
+    scope = {"empty": paths["empty"], "root": str(root)}
+    r = run_cli(
+        "harden", "--root", str(root), "--apply", "--backup-dir", _fill(backup_dir, scope, escape=False)
+    )
+    _assert_no_leak(r.stderr)
+    assert r.code == 2, r.stderr
+    assert re.search(_fill(err, scope, escape=True), r.stderr, re.M), r.stderr
+    assert _tree(root) == before

@@ -267,6 +267,7 @@ def harden(  # noqa: PLR0917 - one parameter per option
             f"the new manifest would not start: {p.message}", file=node_path, line=p.loc.line
         )
     ap.validate_files([*plan.files, *kubeadm_files])
+    ap.check_backup_dir(backup_real, manifest_real)  # before anything is written
     written = ap.write_generated(plan.files, root)
     try:
         ap.write_generated_overwrite(kubeadm_files, root)

@@ -85,16 +85,35 @@ def _inside(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
 
 
-def make_backup(
-    backup_dir: str, manifest_real: str, manifest_node: str, created: Sequence[str], now: dt.datetime
-) -> Backup:
-    """Copy the current manifest into a new, timestamped directory under ``backup_dir``."""
+def check_backup_dir(backup_dir: str, manifest_real: str) -> None:
+    """Refuse a ``backup_dir`` that cannot hold a backup, before anything is written (no side effect)."""
     if _inside(backup_dir, os.path.dirname(manifest_real)):
         raise UsageError(
             f"--backup-dir {backup_dir} is inside the static pod directory: the kubelet would start the backup "
             "as a second API server; choose a directory outside it"
         )
-    os.makedirs(backup_dir, mode=0o700, exist_ok=True)
+    path = os.path.abspath(backup_dir)
+    while not os.path.exists(path):  # the nearest part that exists must be a directory
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise UsageError(f"--backup-dir {backup_dir}: {path} is not a directory")
+
+
+def _make_backup_dir(backup_dir: str, manifest_real: str) -> None:
+    check_backup_dir(backup_dir, manifest_real)
+    try:
+        os.makedirs(backup_dir, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the backup directory: {exc.strerror or exc}", file=backup_dir
+        ) from exc
+
+
+def make_backup(
+    backup_dir: str, manifest_real: str, manifest_node: str, created: Sequence[str], now: dt.datetime
+) -> Backup:
+    """Copy the current manifest into a new, timestamped directory under ``backup_dir``."""
+    _make_backup_dir(backup_dir, manifest_real)
     stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
     target = os.path.join(backup_dir, stamp)
     n = 1
