@@ -445,6 +445,10 @@ def _scan_chunk(task: tuple[str, int, int, bool]) -> ChunkResult:
         else:
             find = data.find
             hits_at, n = located
+            if len(sets) == 1:
+                # Every located line holds a needle of the only group (the pre-filter is a
+                # necessary condition only: the typed checks decide either way).
+                pre = None
             for i, s in hits_at:
                 e = find(b"\n", s)
                 process(i, data[s:] if e == -1 else data[s:e])
