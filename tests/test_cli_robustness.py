@@ -1089,6 +1089,37 @@ def test_stdin_garbage_is_named_stdin() -> None:
     assert re.search(r"^kapsec: error: (-|<stdin>|stdin):1: invalid JSON: ", err, re.M), err
 
 
+def test_audit_policy_reads_a_policy_on_stdin() -> None:
+    policy = POLICY.read_bytes()
+    r = _run(["audit-policy", "validate", "-"], input=policy)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"-: valid (4 rules)\n", b"")
+    r = _run(["audit-policy", "lint", "-", "-o", "json", "--fail-on", "never"], input=policy)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["target"] == {"kind": "audit-policy", "file": "-"}
+    r = _run(["audit-policy", "lint", "-"], input=BINARY)
+    assert (r.returncode, r.stderr) == (2, b"kapsec: error: <stdin>: not UTF-8 text (byte 3)\n")
+    r = _run(["audit-policy", "diff", "-", "-"], input=policy)
+    assert (r.returncode, r.stderr) == (2, b"kapsec: error: standard input ('-') can be read only once\n")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="--from - (stdin) is refused by rbac, pss simulate and netpol, while pss check reads '-'",
+)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rbac", "who-can", "get", "pods", "-q", "-f", "-"],
+        ["pss", "simulate", "-f", "-"],
+        ["netpol", "check", "-f", "-"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_from_stdin(args: list[str]) -> None:
+    r = _run(args, input=SNAPSHOT.read_bytes())
+    assert r.returncode in (0, 1), r.stderr
+
+
 def test_closed_stdin_is_an_empty_input() -> None:
     r = _run(["audit-log", "query", "--count"], stdin=subprocess.DEVNULL)
     assert (r.returncode, r.stdout, r.stderr.decode()) == (

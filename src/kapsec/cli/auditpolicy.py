@@ -13,7 +13,7 @@ import click
 
 from kapsec import __version__
 from kapsec.auditpolicy import Policy, PolicyDecodeError, load_policy_file
-from kapsec.auditpolicy.loader import PolicySyntaxError, server_warning
+from kapsec.auditpolicy.loader import PolicySyntaxError, load_policy_text, server_warning
 from kapsec.auditpolicy.profiles import PROFILES
 from kapsec.cli.common import OutputFormat, exit_code_for, fail_on_option, output_option
 from kapsec.errors import InputError, UsageError
@@ -63,10 +63,27 @@ def _note(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _read_policy(path: str, *, strict: bool = False, k8s_version: tuple[int, int] | None = None) -> Policy:
+    """A policy FILE, or standard input for '-' (e.g. a policy piped from kubectl or a generator)."""
+    if path != "-":
+        return load_policy_file(path, strict=strict, k8s_version=k8s_version)
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file="<stdin>") from exc
+    return load_policy_text(text, "<stdin>", strict=strict, k8s_version=k8s_version)
+
+
+def _one_stdin(*paths: str | None) -> None:
+    if sum(1 for p in paths if p == "-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+
+
 def _load(
     path: str, *, strict: bool = False, quiet: bool = False, k8s_version: tuple[int, int] | None = None
 ) -> Policy:
-    policy = load_policy_file(path, strict=strict, k8s_version=k8s_version)
+    policy = _read_policy(path, strict=strict, k8s_version=k8s_version)
     warning = server_warning(policy)
     if warning and not quiet:
         _note(f"kapsec: warning: {path}: the API server would log: {warning}")
@@ -89,6 +106,8 @@ def _load(
 def validate(files: Sequence[str], lenient: bool, k8s_version: str | None, output: str) -> None:
     """Check that the API server would load each policy FILE, with its exact messages.
 
+    FILE '-' reads the policy from standard input.
+
     \b
     Examples:
       kapsec audit-policy validate /etc/kubernetes/audit-policy.yaml
@@ -103,7 +122,7 @@ def validate(files: Sequence[str], lenient: bool, k8s_version: str | None, outpu
     for path in files:
         entry: dict[str, Any] = {"file": path}
         try:
-            policy = load_policy_file(path, strict=not lenient, k8s_version=version)
+            policy = _read_policy(path, strict=not lenient, k8s_version=version)
         except PolicyDecodeError as exc:
             entry |= {
                 "valid": False,
@@ -187,6 +206,8 @@ def lint(  # noqa: PLR0917 - one parameter per click option
     fail_on: str,
 ) -> None:
     """Review an audit policy FILE as an expert would: leaks, blind spots, volume, dead rules.
+
+    FILE '-' reads the policy from standard input.
 
     Each finding has a stable ID (AP001...). Suppress one with a comment inside the rule (or in
     the file header for the whole file): `# kapsec-lint: ignore=AP040 reason`.
@@ -298,7 +319,9 @@ def _open_lines(path: str) -> tuple[BinaryIO, str]:
 
 
 @audit_policy.command()
-@click.option("--policy", "policy_file", required=True, metavar="FILE", help="The audit policy.")
+@click.option(
+    "--policy", "policy_file", required=True, metavar="FILE", help="The audit policy ('-' for stdin)."
+)
 @click.option(
     "--user", metavar="NAME", help="Authenticated user name (omit for a request that failed authentication)."
 )
@@ -349,6 +372,7 @@ def explain(  # noqa: PLR0917 - one parameter per click option
     from kapsec.auditpolicy.explain import BatchError, decision_dict, explain_lines
     from kapsec.model.request import RequestAttributes
 
+    _one_stdin(policy_file, batch)
     policy = _load(policy_file)
     if batch is not None:
         if verb or resource or user or groups or path:
@@ -477,7 +501,13 @@ def _mb(n: float) -> str:
 
 
 @audit_policy.command()
-@click.option("--policy", "policy_file", required=True, metavar="FILE", help="The candidate audit policy.")
+@click.option(
+    "--policy",
+    "policy_file",
+    required=True,
+    metavar="FILE",
+    help="The candidate audit policy ('-' for stdin).",
+)
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
 @click.option(
     "--top",
@@ -514,6 +544,7 @@ def simulate(  # noqa: PLR0917 - one parameter per click option
     """
     from kapsec.auditpolicy.simulate import simulate as run
 
+    _one_stdin(policy_file, *logs)
     policy = _load(policy_file)
     reader = importlib.import_module("kapsec.auditlog.reader")
     stats = reader.ReadStats()
@@ -700,6 +731,7 @@ def diff(old_file: str, new_file: str, output: str) -> None:
     """
     from kapsec.auditpolicy.diff import IDENTITY_COUNT, NAMESPACES, diff_policies
 
+    _one_stdin(old_file, new_file)
     old = _load(old_file)
     new = _load(new_file)
     changes = diff_policies(old, new)
