@@ -7,6 +7,7 @@ remediation), ``warn`` and ``skip`` add a ``<skipped>`` with the reason, ``pass`
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from kapsec.model.findings import Finding, Report, Status
@@ -74,7 +75,27 @@ def to_element(report: Report) -> ET.Element:
     return root
 
 
+# Characters XML 1.0 cannot carry, even escaped (control characters a log or file may hold).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with each character XML cannot carry written as a visible ``\\xNN`` escape."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _sanitize(root: ET.Element) -> None:
+    for el in root.iter():
+        if el.text:
+            el.text = _xml_safe(el.text)
+        if el.tail:
+            el.tail = _xml_safe(el.tail)
+        for key, value in el.attrib.items():
+            el.attrib[key] = _xml_safe(value)
+
+
 def render(report: Report) -> str:
     root = to_element(report)
+    _sanitize(root)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
