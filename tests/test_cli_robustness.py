@@ -1464,3 +1464,44 @@ def test_hostile_log_content_puts_no_escape_sequence_on_a_terminal(cmd: str, hos
     r = run_cli("audit-log", cmd, str(hostile_log))
     assert "evil" in r.stdout
     assert "\x1b" not in r.stdout
+
+
+@pytest.fixture(scope="module")
+def hostile_rbac(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Names the API server accepts (a ClusterRole name is any path segment; a subject any string)."""
+    role = "evil\x1b]0;pwned\x07role"
+    objects = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": role},
+                "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "b\x1b[2J"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [
+                    {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "mallory\x1b[31m"}
+                ],
+            },
+        ],
+    }
+    path = tmp_path_factory.mktemp("hostile-rbac") / "rbac.json"
+    path.write_text(json.dumps(objects))
+    return path
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rbac text output writes escape sequences from object and subject names raw to the terminal",
+)
+@pytest.mark.parametrize("cmd", ["who-can get secrets", "risks"])
+def test_hostile_rbac_names_put_no_escape_sequence_on_a_terminal(cmd: str, hostile_rbac: Path) -> None:
+    r = run_cli("rbac", *cmd.split(), "-f", str(hostile_rbac))
+    assert "mallory" in r.stdout
+    assert "\x1b" not in r.stdout
