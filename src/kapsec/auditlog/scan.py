@@ -190,31 +190,37 @@ class DetectSpec:
             if r.correlation is not None:
                 for b in r.correlation.base:
                     corr.setdefault(b, []).append((r.id, [fields.getter(f) for f in r.correlation.group_by]))
-        cache = index._cache
         select = index._select
+        # (resource, verb, code, stage) -> [(rule id, predicate)] worth evaluating, in pack order
+        plans: dict[tuple[str, str, int, str], list[tuple[str, Any]]] = {}
+
+        def plan(key: tuple[str, str, int, str]) -> list[tuple[str, Any]]:
+            got = [
+                (r.id, r.predicate)
+                for r in select(key[:3])
+                if r.predicate is not None and (not r.stages or key[3] in r.stages)
+            ]
+            if len(plans) < 8192:
+                plans[key] = got
+            return got
 
         def evaluate(e: AuditEvent) -> tuple[str, ...] | None:
             ref = e.objectRef
             rs = e.responseStatus
-            key = (ref.resource if ref is not None else "", e.verb, rs.code if rs is not None else 0)
-            rules = cache.get(key)
+            key = (ref.resource if ref is not None else "", e.verb, rs.code if rs is not None else 0, e.stage)
+            rules = plans.get(key)
             if rules is None:
-                rules = select(key)
-                if len(cache) < 8192:
-                    cache[key] = rules
+                rules = plan(key)
             hits: list[str] | None = None
-            stage = e.stage
-            for rule in rules:
-                if rule.stages and stage not in rule.stages:
-                    continue
-                r = rule.predicate(e)  # type: ignore[misc]
+            for rule_id, pred in rules:
+                r = pred(e)
                 if r:
                     if hits is None:
-                        hits = [rule.id]
+                        hits = [rule_id]
                     else:
-                        hits.append(rule.id)
+                        hits.append(rule_id)
                 elif r is None:
-                    blind[rule.id] += 1
+                    blind[rule_id] += 1
             return tuple(hits) if hits is not None else None
 
         fast = self.fast
