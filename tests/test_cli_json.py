@@ -372,3 +372,20 @@ def test_sarif_and_junit_carry_the_same_findings(case: Case, where: dict[str, st
     cases = junit.findall(".//testcase")
     assert len(cases) == len(doc["findings"])
     assert len([c for c in cases if c.find("failure") is not None]) == len(failed)
+
+
+FORMATS = ["text", "json", "sarif", "junit", "markdown", "html"]
+
+
+@pytest.mark.parametrize("case", FINDINGS, ids=lambda c: c.id)
+def test_the_exit_code_does_not_depend_on_the_format(case: Case, where: dict[str, str]) -> None:
+    codes = {fmt: run_cli(*_argv(case, where, "-o", fmt, "--fail-on", "medium")).code for fmt in FORMATS}
+    assert len(set(codes.values())) == 1, codes
+    assert codes["json"] in (0, 1)
+
+
+def test_audit_policy_diff_exits_1_on_a_difference() -> None:
+    other = DATA / "auditpolicy" / "policies" / "kubernetes-docs-audit-policy.yaml"
+    r = run_cli("audit-policy", "diff", str(POLICY), str(other), "-o", "json")
+    assert r.code == 1, r.stderr
+    assert json.loads(r.stdout)
