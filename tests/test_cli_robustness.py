@@ -345,6 +345,12 @@ ROWS: list[Row] = [
         2,
         _click(r"Invalid value: not a duration: 'soon' .+"),
     ),
+    Row(
+        "harden --skip unknown",
+        "harden --root {lab} --skip TLS003",
+        2,
+        _err(r"--skip TLS003: no such check \(kapsec checks list shows the ids\)"),
+    ),
     Row("harden --wait without --apply", "harden --root {lab} --wait", 2, _err("--wait needs --apply")),
     # -- audit-policy -------------------------------------------------------------------------
     *_file_rows(

@@ -376,6 +376,18 @@ def _default_kubeconfig(root: str | None) -> str:
     )
 
 
+def _skip_ids(skip: tuple[str, ...], catalog: Any) -> tuple[str, ...]:
+    """The check ids --skip names (aliases resolved); a typo is an error, not a change applied anyway."""
+    ids: dict[str, str] = {}
+    for c in catalog:
+        for key in (c.id, *c.aliases):
+            ids[key.upper()] = c.id
+    unknown = [s for s in skip if s.upper() not in ids]
+    if unknown:
+        raise UsageError(f"--skip {unknown[0]}: no such check (kapsec checks list shows the ids)")
+    return tuple(ids[s.upper()] for s in skip)
+
+
 def _prepare(  # noqa: PLR0917
     root: str | None,
     manifest: str | None,
@@ -420,6 +432,7 @@ def _prepare(  # noqa: PLR0917
         raise InputError(f"cannot read: {exc.strerror or exc}", file=manifest_real) from exc
     cfg = from_manifest_text(old_text, node_path, k8s_version=k8s_version)
     catalog = load_catalog()
+    skip = _skip_ids(skip, catalog)
     scan_ctx = ScanContext(config=cfg, root=root, snapshot=snapshot, manifest_real=manifest_real)
     findings = run(scan_ctx, catalog)
     statuses = {f.id: f.status for f in findings}
@@ -458,7 +471,7 @@ def _prepare(  # noqa: PLR0917
     opts = PlanOptions(
         profile=profile,
         sets=parse_set(sets),
-        skip=frozenset(s.upper() for s in skip),
+        skip=frozenset(skip),
         encryption_provider=encryption_provider,
         config_dir=config_dir,
         privileged_workloads=workloads,
