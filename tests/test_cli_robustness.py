@@ -743,6 +743,22 @@ ROWS: list[Row] = [
         2,
         _err("cannot connect to etcd at http://127.0.0.1:1: Connection refused"),
     ),
+    Row(
+        "encryption verify --cacert not PEM",
+        "encryption verify --etcd https://127.0.0.1:1 --cacert {wrongkind}",
+        2,
+        _err(r"{wrongkind}: --cacert: not a PEM CA bundle \(NO_CERTIFICATE_OR_CRL_FOUND\)"),
+    ),
+    Row(
+        "encryption verify --cert/--key mismatch",
+        "encryption verify --etcd https://127.0.0.1:1 --cacert {lab}/etc/kubernetes/pki/etcd/ca.crt "
+        "--cert {lab}/etc/kubernetes/pki/apiserver-etcd-client.crt --key {lab}/etc/kubernetes/pki/apiserver.key",
+        2,
+        _err(
+            r"{lab}/etc/kubernetes/pki/apiserver-etcd-client.crt: --cert/--key: not a matching PEM certificate "
+            r"and key \(KEY_VALUES_MISMATCH\)"
+        ),
+    ),
     Row("encryption verify no source", "encryption verify", 2, _err(".+--etcd.+--dump.+|.+--dump.+--etcd.+")),
     # -- pss ----------------------------------------------------------------------------------
     *_file_rows(

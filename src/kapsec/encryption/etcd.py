@@ -107,12 +107,17 @@ class EtcdReader:
             raise InputError("--cert and --key must be given together")
         try:
             ctx = ssl.create_default_context(cafile=self._tls.cacert)
-            if self._tls.cert and self._tls.key:
+        except (ssl.SSLError, OSError) as exc:
+            why = getattr(exc, "reason", None) or exc.strerror or exc
+            raise InputError(f"--cacert: not a PEM CA bundle ({why})", file=self._tls.cacert) from exc
+        if self._tls.cert and self._tls.key:
+            try:
                 ctx.load_cert_chain(self._tls.cert, self._tls.key)
-        except ssl.SSLError as exc:
-            raise InputError(f"cannot load TLS files: {exc.reason or exc}") from exc
-        except OSError as exc:
-            raise InputError(f"cannot load TLS files: {exc}") from exc
+            except (ssl.SSLError, OSError) as exc:
+                why = getattr(exc, "reason", None) or exc.strerror or exc
+                raise InputError(
+                    f"--cert/--key: not a matching PEM certificate and key ({why})", file=self._tls.cert
+                ) from exc
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         return ctx
 
