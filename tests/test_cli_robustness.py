@@ -364,6 +364,15 @@ ROWS: list[Row] = [
             "truncgz": (2, BINARY1),
         },
     ),
+    # one unreadable FILE among several: the others are still validated
+    Row(
+        "audit-policy validate good and missing",
+        "audit-policy validate {policy} {missing}",
+        2,
+        POL_MISSING,
+        "missing",
+        out=r"^{policy}: valid \(4 rules\)$",
+    ),
     # an empty or foreign file is a policy the server refuses: validate's answer (exit 1, stdout)
     *_file_rows(
         "audit-policy validate refuses",

@@ -141,6 +141,10 @@ def validate(files: Sequence[str], lenient: bool, k8s_version: str | None, outpu
             }
         except PolicySyntaxError as exc:
             entry |= {"valid": False, "line": exc.line, "serverError": exc.message, "errors": []}
+        except InputError as exc:
+            # unreadable: said at once, and the other files are still validated (exit 2 at the end)
+            _note(f"kapsec: error: {exc}")
+            entry |= {"valid": False, "readError": str(exc)}
         else:
             entry |= {
                 "valid": True,
@@ -155,6 +159,8 @@ def validate(files: Sequence[str], lenient: bool, k8s_version: str | None, outpu
         click.echo(json.dumps({"files": results}, indent=2))
     else:
         for r in results:
+            if "readError" in r:
+                continue
             if r["valid"]:
                 extra = ""
                 if r["warnings"]:
@@ -165,6 +171,8 @@ def validate(files: Sequence[str], lenient: bool, k8s_version: str | None, outpu
             else:
                 where = f"{r['file']}:{r['line']}" if r["line"] else r["file"]
                 click.echo(f"{where}: invalid: {r['serverError']}")
+    if any("readError" in r for r in results):
+        click.get_current_context().exit(2)
     click.get_current_context().exit(0 if all(r["valid"] for r in results) else 1)
 
 
