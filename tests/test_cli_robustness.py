@@ -1193,6 +1193,36 @@ def test_no_color_on_a_terminal(paths: dict[str, str]) -> None:
     assert b"FAIL" in plain
 
 
+def _colours(output: bytes) -> set[int]:
+    """The colour parameters (foreground/background, plain, bright, 256 and RGB) of SGR sequences."""
+    found = set()
+    for params in re.findall(rb"\x1b\[([0-9;]*)m", output):
+        for p in params.split(b";"):
+            n = int(p or b"0")
+            if 30 <= n <= 38 or 40 <= n <= 48 or 90 <= n <= 97 or 100 <= n <= 107:
+                found.add(n)
+    return found
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tls", "inspect", "--root", "{lab}"],
+        ["netpol", "check", "-f", str(SNAPSHOT)],
+        ["audit-policy", "lint", str(POLICY)],
+        ["encryption", "lint", str(ENC / "encryption-config.yaml")],
+        ["rbac", "risks", "-q", "-f", str(RBAC_DEMO)],
+        ["harden", "--root", "{lab}"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_no_color_means_no_colour_on_a_terminal(args: list[str], paths: dict[str, str]) -> None:
+    """NO_COLOR removes colour (bold and dim may stay: no-color.org is about colour)."""
+    out = _on_a_terminal([a.replace("{lab}", paths["lab"]) for a in args], {"NO_COLOR": "1"})
+    assert out.strip()
+    assert _colours(out) == set()
+
+
 @pytest.mark.parametrize(
     "args",
     [
