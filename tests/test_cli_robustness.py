@@ -1566,3 +1566,45 @@ def test_hostile_rbac_names_put_no_escape_sequence_on_a_terminal(cmd: str, hosti
     r = run_cli("rbac", *cmd.split(), "-f", str(hostile_rbac))
     assert "mallory" in r.stdout
     assert "\x1b" not in r.stdout
+
+
+@pytest.fixture(scope="module")
+def applied(paths: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A lab hardened with --apply: (root, the backup's metadata file)."""
+    root = tmp_path_factory.mktemp("applied") / "node"
+    shutil.copytree(paths["lab"], root, symlinks=True)
+    r = run_cli("harden", "--root", str(root), "--apply")
+    assert r.code == 0, r.stderr
+    (backup,) = (root / "var/lib/kapsec/backups").iterdir()
+    return root, backup / "kapsec-backup.json"
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\xff\xfe", r"not UTF-8 text \(byte 0\)"),
+        (b"{", r"not JSON \(Expecting property name enclosed in double quotes: .+\)"),
+        (b"[]", "expected an object with the manifest's absolute node path .+"),
+        (b'{"manifest": 5}', "expected an object with the manifest's absolute node path .+"),
+        (b'{"manifest": "/../../etc/x"}', "expected an object with the manifest's absolute node path .+"),
+    ],
+    ids=["binary", "truncated JSON", "a list", "a number", "a path out of the root"],
+)
+def test_harden_rollback_with_damaged_backup_metadata(
+    content: bytes, why: str, applied: tuple[Path, Path]
+) -> None:
+    root, meta = applied
+    good = meta.read_bytes()
+    manifest = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    before = manifest.read_bytes()
+    meta.write_bytes(content)
+    try:
+        r = run_cli("harden", "--root", str(root), "--rollback")
+    finally:
+        meta.write_bytes(good)
+    _assert_no_leak(r.stderr)
+    assert r.code == 2
+    assert re.fullmatch(
+        rf"kapsec: error: {re.escape(str(meta))}: unreadable backup metadata: {why}\n", r.stderr
+    )
+    assert manifest.read_bytes() == before

@@ -142,12 +142,33 @@ def latest_backup(backup_dir: str) -> Backup:
     if not names:
         raise InputError("no kapsec backup in this directory", file=backup_dir)
     d = os.path.join(backup_dir, names[-1])
+    meta_path = os.path.join(d, META)
     try:
-        with open(os.path.join(d, META), encoding="utf-8") as fh:
+        with open(meta_path, encoding="utf-8") as fh:
             meta = json.load(fh)
-        return Backup(d, str(meta["manifest"]), tuple(meta.get("created") or ()))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"unreadable backup metadata: {exc}", file=os.path.join(d, META)) from exc
+    except OSError as exc:
+        raise InputError(f"unreadable backup metadata: {exc.strerror or exc}", file=meta_path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"unreadable backup metadata: not UTF-8 text (byte {exc.start})", file=meta_path
+        ) from exc
+    except ValueError as exc:
+        raise InputError(f"unreadable backup metadata: not JSON ({exc})", file=meta_path) from exc
+    manifest = meta.get("manifest") if isinstance(meta, dict) else None
+    created = meta.get("created") or [] if isinstance(meta, dict) else None
+    if (
+        not isinstance(manifest, str)
+        or not manifest.startswith("/")
+        or ".." in manifest.split("/")
+        or not isinstance(created, list)
+        or not all(isinstance(c, str) for c in created)
+    ):
+        raise InputError(
+            "unreadable backup metadata: expected an object with the manifest's absolute node path "
+            "('manifest') and the files kapsec created ('created')",
+            file=meta_path,
+        )
+    return Backup(d, manifest, tuple(created))
 
 
 def restore(backup: Backup, root: str | None) -> str:
