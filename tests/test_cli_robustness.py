@@ -906,13 +906,9 @@ ROWS: list[Row] = [
                     r"{p}: cannot use the kubeconfig: Invalid kube-config file. Expected key current-context in {p}"
                 ),
             ),
-            "dir": (2, _err("{p}: .+"), "--kubeconfig DIRECTORY: internal error IsADirectoryError"),
-            "malformed": (2, _err("{p}:?.+"), "--kubeconfig with malformed YAML: internal error ParserError"),
-            "binary": (
-                2,
-                _err("{p}: .+"),
-                "--kubeconfig on a binary file: internal error UnicodeDecodeError",
-            ),
+            "dir": (2, _err("{p}: cannot use the kubeconfig: is a directory")),
+            "malformed": (2, _err("{p}:2: cannot use the kubeconfig: invalid YAML: .+")),
+            "binary": (2, _err(r"{p}: cannot use the kubeconfig: not UTF-8 text \(byte \d+\)")),
         },
     ),
     *_file_rows(
@@ -920,7 +916,7 @@ ROWS: list[Row] = [
         "rbac who-can get pods --cluster --kubeconfig @",
         {
             "missing": (2, _err("{p}: kubeconfig not found")),
-            "malformed": (2, _err("{p}:?.+"), "--kubeconfig with malformed YAML: internal error ParserError"),
+            "malformed": (2, _err("{p}:2: cannot use the kubeconfig: invalid YAML: .+")),
         },
     ),
 ]

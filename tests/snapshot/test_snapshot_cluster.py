@@ -232,3 +232,27 @@ def test_collects_list_responses_recorded_from_a_real_api_server(tmp_path: Path)
     sim = run_cli("pss", "simulate", "--from", str(out), "-o", "json")
     assert sim.code == 0, sim.stderr
     assert {n["namespace"] for n in json.loads(sim.stdout)} >= {"default", "dev", "kube-system"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot use the kubeconfig: is a directory"),
+        (b"\x00\x01\xff\xfe", r"cannot use the kubeconfig: not UTF-8 text (byte 2)"),
+        (
+            b"apiVersion: v1\nclusters: [a,\nb: c: d\n",
+            "cannot use the kubeconfig: invalid YAML: expected ',' or ']', but got ':'",
+        ),
+    ],
+    ids=["directory", "binary", "malformed"],
+)
+def test_unusable_kubeconfig_is_one_line(tmp_path: Path, content: bytes | None, message: str) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    if content is None:
+        kubeconfig.mkdir()
+    else:
+        kubeconfig.write_bytes(content)
+    where = f"{kubeconfig}:3" if "YAML" in message else str(kubeconfig)
+    for args in (["snapshot", "--cluster", "-o", "-"], ["rbac", "who-can", "get", "pods", "--cluster"]):
+        result = run_cli(*args, "--kubeconfig", str(kubeconfig))
+        assert (result.code, result.stdout, result.stderr) == (2, "", f"kapsec: error: {where}: {message}\n")

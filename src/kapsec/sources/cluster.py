@@ -50,6 +50,35 @@ def list_path(kind: str) -> str:
     return f"{prefix}/{plural}"
 
 
+def _precheck_kubeconfig(real: str, shown: str) -> None:
+    """Refuse, in one line, a kubeconfig the client library would fail on with a traceback:
+    a directory, a file that is not UTF-8 text, or YAML that does not parse."""
+    import yaml
+
+    if os.path.isdir(real):
+        raise ServiceError("cannot use the kubeconfig: is a directory", file=shown)
+    try:
+        with open(real, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ServiceError(f"cannot read the kubeconfig: {exc.strerror}", file=shown) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ServiceError(
+            f"cannot use the kubeconfig: not UTF-8 text (byte {exc.start})", file=shown
+        ) from exc
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = mark.line + 1 if mark is not None else None
+        raise ServiceError(
+            f"cannot use the kubeconfig: invalid YAML: {problem}", file=shown, line=line
+        ) from exc
+
+
 def _api_client(kubeconfig: str | None, context: str | None) -> Any:
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
@@ -69,6 +98,7 @@ def _api_client(kubeconfig: str | None, context: str | None) -> Any:
                 path = path.split(os.pathsep)[0]  # like kubectl, the first file names the context
             if path and not os.path.exists(os.path.expanduser(path)):
                 raise ServiceError("kubeconfig not found", file=path)
+            _precheck_kubeconfig(os.path.expanduser(path or "~/.kube/config"), path or "~/.kube/config")
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=context, client_configuration=cfg, persist_config=False
             )
