@@ -114,22 +114,34 @@ def _descendants(pid: int) -> set[int]:
     return out
 
 
-def _memory(pids: set[int]) -> tuple[int, int]:
-    """(RSS, PSS) in bytes summed over the processes. The RSS sum counts the pages the forked
-    workers share with the parent once per process (an upper bound); PSS splits them among
-    their sharers (what the process tree really uses)."""
-    rss = pss = 0
+def _rss(pids: set[int]) -> int:
+    """RSS in bytes summed over the processes (from statm: cheap). The pages the forked workers
+    share with the parent are counted once per process: an upper bound."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _pss(pids: set[int]) -> int:
+    """PSS in bytes summed over the processes: shared pages split among their sharers (what the
+    tree really uses). Reading smaps_rollup walks the page tables and holds the process's
+    memory lock, which slows it: sampled rarely."""
+    total = 0
     for p in pids:
         try:
             with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("Rss:"):
-                        rss += int(line.split()[1]) * 1024
-                    elif line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
         except (OSError, IndexError, ValueError):
             continue
-    return rss, pss
+    return total
 
 
 def run(cmd: list[str], out_path: Path) -> tuple[float, int, int, float, int]:
@@ -143,8 +155,8 @@ def run(cmd: list[str], out_path: Path) -> tuple[float, int, int, float, int]:
         done = threading.Event()
 
         def sample() -> None:
-            # Memory every 50 ms; the process tree (workers) re-read every 0.1 s at the start,
-            # then every 0.5 s, so that sampling takes little CPU from the tools measured.
+            # RSS every 50 ms, PSS every 0.5 s; the process tree (workers) re-read every 0.1 s
+            # at the start, then every 0.5 s, so that sampling takes little from the tools.
             nonlocal peak, peak_pss
             pids = {p.pid}
             k = 0
@@ -152,8 +164,9 @@ def run(cmd: list[str], out_path: Path) -> tuple[float, int, int, float, int]:
                 if k % 10 == 0 or (k < 10 and k % 2 == 0):
                     pids = {p.pid} | _descendants(p.pid)
                 k += 1
-                rss, pss = _memory(pids)
-                peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+                peak = max(peak, _rss(pids))
+                if k % 10 == 5:
+                    peak_pss = max(peak_pss, _pss(pids))
                 time.sleep(0.05)
 
         th = threading.Thread(target=sample, daemon=True)
