@@ -114,14 +114,18 @@ def test_locate_finds_the_lines_of_the_rarest_needle() -> None:
     lines = [b'{"user":"alice","verb":"get"}'] * 40 + [b'{"user":"mallory","verb":"delete"}'] + [b"{}"] * 40
     lines[10] = b'{"user":"mallory","verb":"get"} mallory again'
     data = b"\n".join(lines)  # no newline after the last line
-    located = _locate(data, ((b"mallory",), (b"get", b"delete")))
+    located = _locate(data, 0, len(data), ((b"mallory",), (b"get", b"delete")))
     assert located == (
         [(10, data.index(b'{"user":"mallory"')), (40, data.index(b'{"user":"mallory","verb":"delete"'))],
         81,
     )
     # A needle on more than a third of the lines: reading every line is cheaper.
-    assert _locate(b'{"user":"alice"}\n{}\n' * 500, ((b"alice",),)) is None
-    assert _locate(b"x\n" * 300 + b"needle\n", ((b"needle",),)) == ([(300, 600)], 301)
+    many = b'{"user":"alice"}\n{}\n' * 500
+    assert _locate(many, 0, len(many), ((b"alice",),)) is None
+    # A range of a buffer (a task of a mapped file): offsets stay absolute, lines count from lo.
+    buf = b"x\n" * 300 + b"needle\n" + b"y\nneedle"
+    assert _locate(buf, 4, len(buf), ((b"needle",),)) == ([(298, 600), (300, 609)], 301)
+    assert _locate(buf, 4, 607, ((b"needle",),)) == ([(298, 600)], 299)
 
 
 def test_rule_pack_parsed_with_libyaml_equals_pysigma_parse() -> None:

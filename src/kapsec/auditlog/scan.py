@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import gzip
 import itertools
+import mmap
 import multiprocessing
 import os
 import zlib
@@ -336,40 +337,61 @@ def _init_worker(spec: Spec) -> None:
     gc.disable()
 
 
-def _locate(data: bytes, sets: tuple[tuple[bytes, ...], ...]) -> tuple[list[tuple[int, int]], int] | None:
-    """(line index, start offset) of the lines holding a needle of the rarest group, and the
-    number of lines; None when that group is common enough that reading every line is cheaper.
+def _locate(
+    buf: Any, lo: int, hi: int, sets: tuple[tuple[bytes, ...], ...]
+) -> tuple[list[tuple[int, int]], int] | None:
+    """(line index, offset) of the lines of ``buf[lo:hi]`` holding a needle of the rarest group,
+    and the number of lines; None when that group is common enough that reading every line is
+    cheaper. ``buf`` is bytes or a memory map of the file (nothing copied).
 
-    Three passes over the chunk at C speed (finding the needles, counting newlines up to each
-    hit and to the end), instead of a Python step per line."""
-    sample = data[: 1 << 20]
+    The needles are found at C speed; newlines are counted with ``find`` (memchr: twice as
+    fast as ``bytes.count``), never a Python step per line read."""
+    sample = buf[lo : min(hi, lo + (1 << 20))]
     best = min(sets, key=lambda g: sum(sample.count(x) for x in g))
     # More hits than a third of the lines: give up (estimated from the sample's line length).
-    limit = max(64, len(data) * (sample.count(b"\n") + 1) // (3 * len(sample))) if sample else 0
+    limit = max(64, (hi - lo) * (sample.count(b"\n") + 1) // (3 * len(sample))) if sample else 0
     starts: set[int] = set()
-    find, rfind = data.find, data.rfind
+    find, rfind = buf.find, buf.rfind
     for needle in best:
-        pos = find(needle)
+        pos = find(needle, lo, hi)
         while pos != -1:
-            starts.add(rfind(b"\n", 0, pos) + 1)
+            starts.add(max(lo, rfind(b"\n", lo, pos) + 1))
             if len(starts) > limit:
                 return None
-            e = find(b"\n", pos)
+            e = find(b"\n", pos, hi)
             if e == -1:
                 break
-            pos = find(needle, e + 1)
+            pos = find(needle, e + 1, hi)
     out = []
     idx = 0
-    prev = 0
-    count = data.count
+    pos = lo
     for s in sorted(starts):
-        idx += count(b"\n", prev, s)
-        prev = s
+        while True:  # count the newlines before s
+            nl = find(b"\n", pos, s)
+            if nl == -1:
+                break
+            idx += 1
+            pos = nl + 1
+        pos = s
         out.append((idx, s))
-    n = idx + count(b"\n", prev)
-    if data and not data.endswith(b"\n"):
-        n += 1
-    return out, n
+    while True:
+        nl = find(b"\n", pos, hi)
+        if nl == -1:
+            break
+        idx += 1
+        pos = nl + 1
+    if pos < hi:  # a last line without a newline
+        idx += 1
+    return out, idx
+
+
+def _mapped(path: str) -> mmap.mmap | None:
+    """A read-only memory map of the file, or None when it cannot be mapped."""
+    try:
+        with open(path, "rb") as fh:
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
 
 
 def _scan_chunk(task: tuple[str, int, int, bool]) -> ChunkResult:
@@ -422,12 +444,29 @@ def _scan_chunk(task: tuple[str, int, int, bool]) -> ChunkResult:
         finally:
             gz_fh.close()
     else:
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            data = fh.read(end - start)
-        st.bytes += len(data)
-        located = _locate(data, sets) if sets and data else None
-        if located is None:
+        st.bytes += end - start
+        located = None
+        mm: Any = None
+        if sets:
+            # A query with needles: jump to the lines holding them, in the mapped file.
+            mm = _mapped(path)
+            if mm is not None:
+                located = _locate(mm, start, end, sets)
+        if located is not None:
+            find = mm.find
+            hits_at, n = located
+            if len(sets) == 1:
+                # Every located line holds a needle of the only group (the pre-filter is a
+                # necessary condition only: the typed checks decide either way).
+                pre = None
+            for i, s in hits_at:
+                e = find(b"\n", s, end)
+                process(i, mm[s:end] if e == -1 else mm[s:e])
+            st.skipped += n - len(hits_at)
+        else:
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(end - start)
             lines = data.split(b"\n")
             del data
             if lines[-1] == b"":
@@ -454,17 +493,8 @@ def _scan_chunk(task: tuple[str, int, int, bool]) -> ChunkResult:
                     if r is not None:
                         out.append(record(i, ev, r, path))
                 st.events += events
-        else:
-            find = data.find
-            hits_at, n = located
-            if len(sets) == 1:
-                # Every located line holds a needle of the only group (the pre-filter is a
-                # necessary condition only: the typed checks decide either way).
-                pre = None
-            for i, s in hits_at:
-                e = find(b"\n", s)
-                process(i, data[s:] if e == -1 else data[s:e])
-            st.skipped += n - len(hits_at)
+        if mm is not None:
+            mm.close()
     res.lines = n
     st.lines += n
     res.extra = Counter(extra)
