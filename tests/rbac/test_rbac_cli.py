@@ -514,3 +514,72 @@ def test_who_can_marks_subjects_that_match_nobody(tmp_path: Path) -> None:
         "ClusterRoleBinding b (a ServiceAccount without a namespace in a ClusterRoleBinding matches nobody)"
         in r.stdout
     )
+
+
+@pytest.mark.parametrize(
+    "cmd", [("who-can", "get", "pods"), ("risks",), ("can-i", "get", "pods", "--as", "a")]
+)
+def test_an_input_without_rbac_objects_is_an_error(tmp_path: Path, cmd: tuple[str, ...]) -> None:
+    cm = tmp_path / "cm.yaml"
+    cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    r = run_cli("rbac", *cmd, "-f", str(cm))
+    assert (r.code, r.stdout) == (2, "")
+    assert r.stderr == (
+        "kapsec: note: ignored 1 objects that are not RBAC (ConfigMap 1)\n"
+        f"kapsec: error: {cm}: no RBAC objects (Role, ClusterRole, RoleBinding, ClusterRoleBinding) "
+        "found; nothing to analyse\n"
+    )
+
+
+def test_from_stdin_reads_objects_and_mixes_with_files() -> None:
+    demo = "".join(p.read_text() for p in sorted(Path(DEMO).glob("*.yaml")))
+    r = run_cli(
+        "rbac", "can-i", "create", "pods/exec", "-n", "team-a", "--as", "jane", "-q", "-f", "-", input=demo
+    )
+    assert (r.code, r.stdout.splitlines()[0]) == (0, "yes")
+    assert "(<stdin>:" in r.stdout
+    r = run_cli("rbac", "who-can", "get", "pods", "-f", "-", "-f", "-", input=demo)
+    assert (r.code, r.stderr) == (2, "kapsec: error: --from -: standard input can be read only once\n")
+    r = run_cli("rbac", "who-can", "get", "pods", "-f", "-", input="")
+    assert (r.code, r.stderr) == (
+        2,
+        "kapsec: error: <stdin>: no RBAC objects (Role, ClusterRole, RoleBinding, ClusterRoleBinding) "
+        "found; nothing to analyse\n",
+    )
+
+
+def test_batch_line_that_is_not_utf8_is_reported_in_place(tmp_path: Path) -> None:
+    batch = tmp_path / "requests.jsonl"
+    batch.write_bytes(b'{"user": "jane", "verb": "get", "resource": "pods"}\n\xff\xfe\n')
+    r = run_cli("rbac", "can-i", "-f", DEMO, "-q", "--batch", str(batch))
+    assert r.code == 2
+    assert r.stdout.splitlines()[1] == f"line 2\terror\t{batch}:2: not UTF-8 text (byte 0)"
+    assert r.stderr.splitlines()[0] == f"kapsec: error: {batch}:2: not UTF-8 text (byte 0)"
+
+
+def test_control_characters_in_names_are_escaped_in_text(tmp_path: Path) -> None:
+    objs = tmp_path / "rbac.yaml"
+    objs.write_text(
+        json.dumps(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "b\x1b[2J"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "eve\x9b31m"}],
+            }
+        )
+    )
+    r = run_cli("rbac", "who-can", "get", "pods", "-f", BOOT, "-f", str(objs), "-q")
+    assert r.code == 0
+    (row,) = [ln for ln in r.stdout.splitlines() if ln.startswith("User ") and "eve" in ln]
+    assert row.split()[:6] == [
+        "User",
+        "eve\\x9b31m",
+        "ClusterRoleBinding",
+        "b\\x1b[2J",
+        "ClusterRole",
+        "view",
+    ]
+    r = run_cli("rbac", "who-can", "get", "pods", "-f", BOOT, "-f", str(objs), "-q", "-o", "json")
+    assert "eve\x9b31m" in [s["subject"]["name"] for s in json.loads(r.stdout)["subjects"]]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 import msgspec
@@ -24,6 +26,9 @@ from kapsec.rbac.authorize import Decision, authorize
 from kapsec.rbac.identity import impersonated_groups, parse_resource
 from kapsec.rbac.store import RbacStore
 
+if TYPE_CHECKING:
+    from kapsec.sources.objects import LoadedObjects
+
 RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]
 
 
@@ -33,13 +38,56 @@ def source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return input_options("RBAC objects", noun="RBAC objects", save=True)(f)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN``: object and subject names are any
+    string the API server accepts, and must not drive the user's terminal (escape sequences)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _load_objects(inputs: ObjectInputs) -> LoadedObjects:
+    """``inputs.load`` for the RBAC kinds, with ``--from -`` read from standard input."""
+    from kapsec.sources.objects import LoadedObjects, load_text
+
+    if "-" not in inputs.sources:
+        return inputs.load(RBAC_KINDS)
+    if inputs.sources.count("-") > 1:
+        raise UsageError("--from -: standard input can be read only once")
+    rest = tuple(s for s in inputs.sources if s != "-")
+    if rest or inputs.cluster:
+        loaded = dataclasses.replace(inputs, sources=rest).load(RBAC_KINDS)
+    else:
+        if inputs.kubeconfig or inputs.context:
+            raise UsageError("--kubeconfig and --context only apply with --cluster")
+        if inputs.save:
+            raise UsageError("--save only applies with --cluster")
+        loaded = LoadedObjects()
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file="<stdin>") from exc
+    load_text(text, "<stdin>", loaded)
+    return loaded
+
+
 def load_store(inputs: ObjectInputs, *, quiet: bool = False) -> RbacStore:
-    store = RbacStore.from_objects(inputs.load(RBAC_KINDS))
+    """The RBAC objects of ``inputs``; an input without any RBAC object is an error (exit 2),
+    as no answer about an empty cluster would be a real one."""
+    store = RbacStore.from_objects(_load_objects(inputs))
     if not quiet:
         for p in store.problems:
-            click.echo(f"kapsec: warning: {p}", err=True)
+            click.echo(f"kapsec: warning: {safe(str(p))}", err=True)
         for n in store.notes:
-            click.echo(f"kapsec: note: {n}", err=True)
+            click.echo(f"kapsec: note: {safe(n)}", err=True)
+    if not any(store.stats().values()):
+        names = ", ".join("<stdin>" if n == "-" else n for n in inputs.names)
+        raise InputError(
+            f"{names}: no RBAC objects (Role, ClusterRole, RoleBinding, ClusterRoleBinding) found; "
+            "nothing to analyse"
+        )
     return store
 
 
@@ -187,9 +235,16 @@ _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
-def _iter_batch(stream: TextIO, name: str) -> Iterator[tuple[int, RequestAttributes | None, Any, str | None]]:
+def _iter_batch(
+    stream: BinaryIO, name: str
+) -> Iterator[tuple[int, RequestAttributes | None, Any, str | None]]:
     """(line number, request or None, id if known, error)."""
-    for lineno, line in enumerate(stream, 1):
+    for lineno, raw in enumerate(stream, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield lineno, None, None, f"{name}:{lineno}: not UTF-8 text (byte {exc.start})"
+            continue
         if not line.strip():
             continue
         try:
@@ -249,6 +304,13 @@ def can_i(
     RESOURCE is kubectl's form: pods, deployments.apps, pods/exec, deployments.apps/scale,
     '*', or a non-resource URL such as /metrics.
     Exit codes: 0 allowed (batch: all lines read), 1 not allowed, 2 usage or input error.
+
+    \b
+    Examples:
+      kapsec rbac can-i create pods/exec web-0 -n team-a --as jane -f rbac/
+      kapsec rbac can-i get secrets --as system:serviceaccount:ci:deployer --cluster
+      kapsec rbac can-i --list --as jane -n team-a -f snapshot.json
+      kapsec rbac can-i -f snapshot.json --batch requests.jsonl -o json
     """
     if list_rules:
         if verb or resource or batch:
@@ -276,7 +338,7 @@ def can_i(
     else:
         lines: list[str] = []
         _decision_text(d, lines)
-        click.echo("\n".join(lines))
+        click.echo("\n".join(safe(line) for line in lines))
     click.get_current_context().exit(0 if d.allowed else 1)
 
 
@@ -326,7 +388,7 @@ def _list_rules(
     if note:
         click.echo(f"note: {note}")
     for e in errors:
-        click.echo(f"kapsec: warning: {e}", err=True)
+        click.echo(f"kapsec: warning: {safe(e)}", err=True)
 
 
 def _object_json(obj: Any) -> dict[str, Any]:
@@ -335,11 +397,11 @@ def _object_json(obj: Any) -> dict[str, Any]:
 
 def run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, masters: bool) -> int:
     if batch == "-":
-        stream: TextIO = sys.stdin
+        stream: BinaryIO = sys.stdin.buffer
         name = "<stdin>"
     else:
         try:
-            stream = open(batch, encoding="utf-8")  # noqa: SIM115 - closed below
+            stream = open(batch, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", file=batch) from exc
         name = batch
@@ -349,23 +411,25 @@ def run_batch(store: RbacStore, batch: str, output: str, all_grants: bool, maste
         for lineno, req, rid, err in _iter_batch(stream, name):
             if req is None:
                 bad += 1
-                click.echo(f"kapsec: error: {err}", err=True)
+                click.echo(f"kapsec: error: {safe(str(err))}", err=True)
                 if output == "json":
                     obj: dict[str, Any] = {"line": lineno, "error": err}
                     if rid is not None:
                         obj = {"id": rid, **obj}
                     write(json.dumps(obj) + "\n")
                 else:
-                    write(f"{rid if rid is not None else f'line {lineno}'}\terror\t{err}\n")
+                    who = safe(str(rid)) if rid is not None else f"line {lineno}"
+                    write(f"{who}\terror\t{safe(str(err))}\n")
                 continue
             d = authorize(store, req, masters=masters, all_grants=all_grants)
             if output == "json":
                 write(_encode(decision_json(req, d)).decode() + "\n")
             else:
-                who = req.id if req.id is not None else f"line {lineno}"
-                write(f"{who}\t{'yes' if d.allowed else 'no'}\t{d.reason or 'no RBAC rule allows it'}\n")
+                who = safe(str(req.id)) if req.id is not None else f"line {lineno}"
+                reason = safe(d.reason or "no RBAC rule allows it")
+                write(f"{who}\t{'yes' if d.allowed else 'no'}\t{reason}\n")
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()
     if bad:
         click.echo(f"kapsec: {bad} request line(s) could not be read (reported in place)", err=True)
@@ -399,6 +463,13 @@ def who_can_cmd(
     Lists subjects as the bindings write them (upstream's subject locator), in order:
     system:masters, then ClusterRoleBindings, then RoleBindings of the namespace.
     Exit codes: 0 done, 2 usage or input error.
+
+    \b
+    Examples:
+      kapsec rbac who-can get secrets -n team-a -f rbac/
+      kapsec rbac who-can create pods/exec -n kube-system --cluster -o json
+      kubectl get clusterroles,clusterrolebindings,roles,rolebindings -A -o json \
+        | kapsec rbac who-can impersonate users -f -
     """
     from kapsec.rbac.subjects import who_can
 
@@ -428,12 +499,13 @@ def who_can_cmd(
         rows.append((e.subject.kind, e.subject.name, e.effective_namespace or "", via, role, rule))
     click.echo(_table(rows))
     for note in result.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {safe(note)}")
     for err in dict.fromkeys(result.errors):
-        click.echo(f"kapsec: warning: {err}", err=True)
+        click.echo(f"kapsec: warning: {safe(err)}", err=True)
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
+    rows = [[safe(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for r in rows:
@@ -478,6 +550,13 @@ def risks_cmd(
     roles, each mapped to its CIS 1.12 control. Default bootstrap grants (including the
     controller-manager's) are not findings unless modified.
     Exit codes: 0 nothing failed at or above --fail-on, 1 otherwise, 2 errors.
+
+    \b
+    Examples:
+      kapsec rbac risks -f snapshot.json
+      kapsec rbac risks --cluster --save rbac-snapshot.json --fail-on high
+      kapsec rbac risks -f rbac/ -o sarif > rbac.sarif
+      kapsec rbac risks --list
     """
     from kapsec import __version__
     from kapsec.model.findings import Report
@@ -542,7 +621,7 @@ def _risks_text(findings: Sequence[Any]) -> str:
     for f in findings:
         counts[f.status.value] = counts.get(f.status.value, 0) + 1
     out.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    return "\n".join(out) + "\n"
+    return "\n".join(safe(line) for line in out) + "\n"
 
 
 # --- matrix -----------------------------------------------------------------------------------
@@ -575,6 +654,12 @@ def matrix_cmd(
     """Resources x verbs a subject may use (like rakkess), decided by the RBAC authorizer.
 
     Exit codes: 0 done, 2 usage or input error.
+
+    \b
+    Examples:
+      kapsec rbac matrix --as jane -n team-a -f rbac/
+      kapsec rbac matrix --as system:serviceaccount:ci:deployer --verbs get,list,create --cluster
+      kapsec rbac matrix --as-group system:authenticated -f snapshot.json -o json
     """
     from kapsec.rbac.matrix import access_matrix
 
@@ -620,6 +705,11 @@ def check_escalation_cmd(
     current RBAC. For each object: allowed through system:masters, escalate/bind, or because
     USER already holds every permission (the covers check); otherwise the missing rules, in
     the API server's words. Exit codes: 0 all allowed, 1 some refused, 2 errors.
+
+    \b
+    Examples:
+      kapsec rbac check-escalation new-role.yaml new-binding.yaml --as jane -f snapshot.json
+      kapsec rbac check-escalation manifests/ --as system:serviceaccount:ci:deployer --cluster
     """
     from kapsec.rbac.escalation import check_binding_write, check_role_write
     from kapsec.sources.objects import load_paths
@@ -630,7 +720,7 @@ def check_escalation_cmd(
     if not quiet:
         for p in candidates.problems:
             if "not found" not in p.message:
-                click.echo(f"kapsec: warning: {p}", err=True)
+                click.echo(f"kapsec: warning: {safe(str(p))}", err=True)
     results = []
     for role in [*candidates.cluster_roles.values(), *candidates.roles.values()]:
         results.append(check_role_write(store, user, groups, role, masters=not rbac_only))
@@ -656,5 +746,5 @@ def check_escalation_cmd(
                     "    note: the user may not create this kind of object at all (RBAC has no rule for it)"
                 )
             lines.extend(f"    note: {n}" for n in r.notes)
-        click.echo("\n".join(lines))
+        click.echo("\n".join(safe(line) for line in lines))
     click.get_current_context().exit(0 if all(r.allowed for r in results) else 1)
