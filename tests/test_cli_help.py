@@ -40,11 +40,6 @@ NO_EXAMPLES = {
     "checks docs",
     "checks explain",
     "checks list",
-    "netpol check",
-    "netpol generate",
-    "pss check",
-    "pss config",
-    "pss simulate",
     "scan",
     "tls inspect",
     "tls probe",
@@ -58,17 +53,6 @@ OPTIONS_WITHOUT_HELP = {
     "audit-log summary": ["--output"],
     "checks explain": ["--output"],
     "checks list": ["--output"],
-    "netpol generate": ["--dns-namespace", "--output"],
-    "pss config": [
-        "--enforce",
-        "--enforce-version",
-        "--audit",
-        "--audit-version",
-        "--warn",
-        "--warn-version",
-        "--output",
-    ],
-    "pss simulate": ["--output"],
 }
 
 

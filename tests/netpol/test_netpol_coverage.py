@@ -410,3 +410,97 @@ def test_checklist_status_says_when_there_is_no_policy_at_all() -> None:
         "`kapsec snapshot --cluster`, which does); 1 of 1 namespaces have no default-deny ingress: shop; "
         "1 of 1 have no default-deny egress: shop"
     )
+
+
+def test_generate_validates_namespace_names(tmp_path: Any) -> None:
+    rule = (
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+        "start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for "
+        "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    )
+    for name in ("Bad_NS", "-web", "web-", "a.b", ""):
+        r = run_cli("netpol", "generate", "-n", "ok", "-n", name)
+        assert (r.code, r.stdout) == (2, "")
+        assert (
+            r.stderr == f'kapsec: error: --namespace: metadata.namespace: Invalid value: "{name}": {rule}\n'
+        )
+    long = "a" * 64
+    r = run_cli("netpol", "generate", "-n", long)
+    assert r.stderr == (
+        f'kapsec: error: --namespace: metadata.namespace: Invalid value: "{long}": '
+        "must be no more than 63 characters\n"
+    )
+    assert run_cli("netpol", "generate", "-n", "a" * 63, "-n", "0-x9").code == 0
+    r = run_cli("netpol", "generate", "-n", "web", "--allow-dns", "--dns-namespace", "Kube_System")
+    assert r.code == 2
+    assert r.stderr.startswith(
+        'kapsec: error: --dns-namespace: metadata.namespace: Invalid value: "Kube_System": '
+    )
+    ns = tmp_path / "ns.yaml"
+    ns.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: Web}\n")
+    r = run_cli("netpol", "generate", "-f", str(ns))
+    assert r.stderr == f'kapsec: error: {ns}:1: metadata.name: Invalid value: "Web": {rule}\n'
+
+
+def test_generate_from_input_without_namespaces(tmp_path: Any) -> None:
+    cm = tmp_path / "cm.yaml"
+    cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    r = run_cli("netpol", "generate", "-f", str(cm))
+    assert (r.code, r.stdout, r.stderr) == (
+        2,
+        "",
+        f"kapsec: error: {cm}: no Namespace found to cover; name the namespaces with --namespace NS\n",
+    )
+    system = tmp_path / "sys.yaml"
+    system.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n")
+    r = run_cli("netpol", "generate", "-f", str(system))
+    assert r.stderr == (
+        f"kapsec: error: {system}: only system Namespaces found to cover; name the namespaces with --namespace NS\n"
+    )
+    # --namespace alongside an input without Namespaces is enough
+    r = run_cli("netpol", "generate", "-f", str(cm), "-n", "web", "-o", "json")
+    assert r.code == 0
+    assert [p["metadata"]["namespace"] for p in json.loads(r.stdout)["items"]] == ["web"]
+    r = run_cli(
+        "netpol", "generate", "-f", "-", "--direction", "ingress", "-o", "json", input=SNAPSHOT.read_text()
+    )
+    assert r.code == 0
+    assert [p["metadata"]["namespace"] for p in json.loads(r.stdout)["items"]] == [
+        "default",
+        "prod",
+        "web",
+        "legacy",
+        "payments",
+    ]
+
+
+def test_check_cli_nothing_to_check_and_stdin(tmp_path: Any) -> None:
+    cm = tmp_path / "cm.yaml"
+    cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    for fmt in ("text", "json", "sarif"):
+        r = run_cli("netpol", "check", "-f", str(cm), "-o", fmt)
+        assert (r.code, r.stdout, r.stderr) == (
+            2,
+            "",
+            f"kapsec: error: {cm}: no Namespaces, Pods, workloads or NetworkPolicies found: nothing to check\n",
+        )
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    r = run_cli("netpol", "check", "-f", str(empty_dir), "-f", str(cm))
+    assert (r.code, r.stdout, r.stderr) == (
+        2,
+        "",
+        f"kapsec: error: {empty_dir}, {cm}: no Namespaces, Pods, workloads or NetworkPolicies found: "
+        "nothing to check\n",
+    )
+    from_file = run_cli("netpol", "check", "-f", str(SNAPSHOT), "-o", "json")
+    from_stdin = run_cli("netpol", "check", "-f", "-", "-o", "json", input=SNAPSHOT.read_text())
+    assert (from_stdin.code, from_stdin.stderr) == (1, "")
+    ids = [(f["id"], f["message"]) for f in json.loads(from_file.stdout)["findings"]]
+    assert [(f["id"], f["message"]) for f in json.loads(from_stdin.stdout)["findings"]] == ids
+    assert json.loads(from_stdin.stdout)["target"]["sources"] == ["-"]
+    r = run_cli("netpol", "check", "-f", "-", input="")
+    assert (r.code, r.stderr) == (
+        2,
+        "kapsec: error: <stdin>: no Namespaces, Pods, workloads or NetworkPolicies found: nothing to check\n",
+    )

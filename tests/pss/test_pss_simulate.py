@@ -256,7 +256,19 @@ def test_check_cli_input_errors(tmp_path: Path) -> None:
     empty.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     result = run_cli("pss", "check", str(empty), "--level", "baseline")
     assert result.code == 2
-    assert result.stderr == "kapsec: error: no Pods or pod-template workloads found in the input\n"
+    assert result.stderr == (
+        f"kapsec: error: {empty}: no Pods or pod-template workloads found (expected Pod, Deployment, "
+        "StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController or PodTemplate)\n"
+    )
+    assert result.stdout == ""  # no "0 objects" summary: nothing was checked
+    for fmt in ("json", "sarif"):
+        result = run_cli("pss", "check", str(empty), "--level", "baseline", "-o", fmt)
+        assert (result.code, result.stdout) == (2, "")
+    result = run_cli("pss", "check", "-", "--level", "baseline", input="")
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr.startswith("kapsec: error: <stdin>: no Pods or pod-template workloads found ")
+    result = run_cli("pss", "check", "-", "-", "--level", "baseline", input="")
+    assert (result.code, result.stderr) == (2, "kapsec: error: standard input ('-') can be read only once\n")
     result = run_cli("pss", "check", str(empty), "--level", "baseline", "--version", "1.25")
     assert result.code == 2
     assert '\'1.25\': must be "latest" or "v1.x"' in result.stderr
@@ -375,3 +387,67 @@ def test_dry_run_checks_3000_pods_one_per_controller_first() -> None:
     # grouping: smallest name first, counts of the others
     three = [("b", None, bad), ("a", None, bad), ("c", None, bad)]
     assert existing_pod_warnings("ns", three, lv)[1] == "a (and 2 other pods): privileged"
+
+
+def test_check_cli_fail_on(tmp_path: Path) -> None:
+    """baseline failures are high, restricted-only ones medium: --fail-on picks which ones exit 1."""
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: root, namespace: shop}\n"
+        "spec: {containers: [{name: s, image: b}]}\n"
+    )
+    # allowed at baseline, refused at restricted (a medium finding per failing check)
+    assert run_cli("pss", "check", str(f), "--level", "baseline").code == 0
+    codes = {
+        t: run_cli("pss", "check", str(f), "--level", "restricted", "--fail-on", t).code
+        for t in ("info", "low", "medium", "high", "critical", "never")
+    }
+    assert codes == {"info": 1, "low": 1, "medium": 1, "high": 0, "critical": 0, "never": 0}
+    assert run_cli("pss", "check", str(f), "--level", "restricted").code == 1  # default: low
+    f.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: shop}\n"
+        "spec: {containers: [{name: s, image: b, securityContext: {privileged: true}}]}\n"
+    )
+    r = run_cli("pss", "check", str(f), "--level", "baseline", "-o", "sarif", "--fail-on", "high")
+    assert r.code == 1
+    assert run_cli("pss", "check", str(f), "--level", "baseline", "--fail-on", "critical").code == 0
+    bad = run_cli("pss", "check", str(f), "--level", "baseline", "--fail-on", "severe")
+    assert bad.code == 2
+    assert "unknown severity 'severe'" in bad.stderr
+
+
+def test_simulate_cli_nothing_to_simulate_and_stdin(tmp_path: Path) -> None:
+    cm = tmp_path / "cm.yaml"
+    cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    for args in (["-f", str(cm)], ["-f", str(cm), "-o", "json"]):
+        r = run_cli("pss", "simulate", *args)
+        assert (r.code, r.stdout, r.stderr) == (
+            2,
+            "",
+            f"kapsec: error: {cm}: no Namespaces, Pods or pod-template workloads found: nothing to simulate\n",
+        )
+    snapshot = (DATA / "netpol" / "snapshot.json").read_text()
+    from_file = run_cli("pss", "simulate", "-f", str(DATA / "netpol" / "snapshot.json"), "-o", "json")
+    from_stdin = run_cli("pss", "simulate", "-f", "-", "-o", "json", input=snapshot)
+    assert (from_stdin.code, from_stdin.stderr) == (0, "")
+    strip = [{k: v for k, v in ns.items() if k != "refused"} for ns in json.loads(from_file.stdout)]
+    assert [{k: v for k, v in ns.items() if k != "refused"} for ns in json.loads(from_stdin.stdout)] == strip
+    legacy = next(ns for ns in json.loads(from_stdin.stdout) if ns["namespace"] == "legacy")
+    assert {o["file"].split(":")[0] for o in legacy["refused"]["baseline"]} == {"<stdin>"}
+    # stdin and a file together; stdin only once; --kubeconfig still needs --cluster
+    both = run_cli("pss", "simulate", "-f", "-", "-f", str(cm), "-o", "json", input=snapshot)
+    assert both.code == 0
+    twice = run_cli("pss", "simulate", "-f", "-", "-f", "-", input=snapshot)
+    assert (twice.code, twice.stderr) == (2, "kapsec: error: standard input ('-') can be read only once\n")
+    kc = run_cli("pss", "simulate", "-f", "-", "--kubeconfig", "k", input=snapshot)
+    assert (kc.code, kc.stderr) == (
+        2,
+        "kapsec: error: --kubeconfig and --context only apply with --cluster\n",
+    )
+    empty = run_cli("pss", "simulate", "-f", "-", input="")
+    assert (empty.code, empty.stderr) == (
+        2,
+        "kapsec: error: <stdin>: no Namespaces, Pods or pod-template workloads found: nothing to simulate\n",
+    )
+    garbage = run_cli("pss", "simulate", "-f", "-", input=b"\x00\x01\xff")
+    assert (garbage.code, garbage.stderr) == (2, "kapsec: error: <stdin>: not UTF-8 text (byte 2)\n")

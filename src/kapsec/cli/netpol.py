@@ -18,6 +18,7 @@ from kapsec.cli.common import (
     report_problems,
     table_console,
 )
+from kapsec.cli.pss import input_names, load_inputs
 
 
 @click.group("netpol")
@@ -97,17 +98,32 @@ def check(
     allow everything and so undo a default deny.
 
     When the input has no Pods for a namespace, its workloads' pod templates stand in for them.
+    `--from -` reads the objects from standard input.
 
     \b
-    Exit codes: 0 no failed finding at or above --fail-on; 1 failed findings; 2 input problems.
+    Examples:
+      kapsec netpol check -f snapshot.json
+      kapsec netpol check -f manifests/ -n prod -n web --fail-on high
+      kubectl get ns,pods,deploy,netpol -A -o json | kapsec netpol check -f - -o sarif
+
+    \b
+    Exit codes: 0 no failed finding at or above --fail-on; 1 failed findings; 2 input problems,
+                or no Namespace, Pod, workload or NetworkPolicy in the input.
     """
     from kapsec.model.findings import Report
     from kapsec.netpol.coverage import SYSTEM_NAMESPACES, analyse
     from kapsec.netpol.findings import coverage_findings
 
-    loaded = inputs.load()
+    loaded = load_inputs(inputs)
     report_problems(loaded)
     cov = analyse(loaded)
+    if not cov.namespaces and not loaded.problems:
+        click.echo(
+            f"kapsec: error: {input_names(inputs.names)}: no Namespaces, Pods, workloads or "
+            "NetworkPolicies found: nothing to check",
+            err=True,
+        )
+        raise click.exceptions.Exit(2)
     if only_namespaces:
         from dataclasses import replace
 
@@ -186,7 +202,13 @@ def _print_text(cov: Any, findings: list[Any], include_system: bool) -> None:
     is_flag=True,
     help="Also allow egress to the cluster DNS (kube-system pods labelled k8s-app=kube-dns) on UDP/TCP 53.",
 )
-@click.option("--dns-namespace", default="kube-system", show_default=True, metavar="NS")
+@click.option(
+    "--dns-namespace",
+    default="kube-system",
+    show_default=True,
+    metavar="NS",
+    help="Namespace of the DNS pods that --allow-dns lets pods reach.",
+)
 @click.option(
     "--dns-label",
     "dns_labels",
@@ -194,7 +216,14 @@ def _print_text(cov: Any, findings: list[Any], include_system: bool) -> None:
     metavar="KEY=VALUE",
     help="Labels of the DNS pods (repeatable; default k8s-app=kube-dns).",
 )
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml (one document per policy, for kubectl apply -f -) or json (a v1 List).",
+)
 def generate_cmd(
     *,
     namespaces: tuple[str, ...],
@@ -209,23 +238,49 @@ def generate_cmd(
     non-system namespace in --from/--cluster; with --allow-dns, also let pods resolve names.
 
     Apply with `kubectl apply -f -` only after allowing what the pods need: a default deny
-    stops all traffic the policies do not name.
+    stops all traffic the policies do not name. Namespace names are checked as the API server
+    would (an RFC 1123 label); `--from -` reads the objects from standard input.
+
+    \b
+    Examples:
+      kapsec netpol generate -n web -n payments --allow-dns
+      kapsec netpol generate -f snapshot.json --direction ingress -o json
+      kapsec netpol generate -n prod --allow-dns --dns-label app.kubernetes.io/name=coredns
+
+    \b
+    Exit codes: 0 written; 2 no namespace to cover, an invalid namespace name or bad input.
     """
     import yaml
 
     from kapsec.errors import UsageError
     from kapsec.netpol.coverage import EGRESS, INGRESS, SYSTEM_NAMESPACES
-    from kapsec.netpol.generate import generate
+    from kapsec.netpol.generate import generate, namespace_problem
 
     names = list(namespaces)
+    for name, flag in [*((n, "--namespace") for n in names), (dns_namespace, "--dns-namespace")]:
+        problem = namespace_problem(name)
+        if problem is not None:
+            raise UsageError(f'{flag}: metadata.namespace: Invalid value: "{name}": {problem}')
     if inputs.given:
-        loaded = inputs.load()
+        loaded = load_inputs(inputs)
         report_problems(loaded)
-        for obj, _ in loaded.of_kind("Namespace"):
+        found = 0
+        for obj, where in loaded.of_kind("Namespace"):
             meta = obj.get("metadata") or {}
-            name = meta.get("name") if isinstance(meta, dict) else None
-            if name and name not in SYSTEM_NAMESPACES and name not in names:
-                names.append(str(name))
+            ns_name = meta.get("name") if isinstance(meta, dict) else None
+            if not isinstance(ns_name, str) or not ns_name:
+                continue
+            found += 1
+            problem = namespace_problem(ns_name)
+            if problem is not None:
+                raise UsageError(f'{where}: metadata.name: Invalid value: "{ns_name}": {problem}')
+            if ns_name not in SYSTEM_NAMESPACES and ns_name not in names:
+                names.append(ns_name)
+        if not names:
+            what = "only system Namespaces" if found else "no Namespace"
+            raise UsageError(
+                f"{input_names(inputs.names)}: {what} found to cover; name the namespaces with --namespace NS"
+            )
     if not names:
         raise UsageError(
             "name the namespaces: --namespace NS (repeatable), or --from/--cluster to take them all"

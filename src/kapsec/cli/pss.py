@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kapsec.cli.common import (
     ObjectInputs,
+    exit_code_for,
+    fail_on_option,
     input_options,
     output_option,
     report_problems,
@@ -18,7 +20,53 @@ from kapsec.cli.common import (
     write_file,
 )
 
+if TYPE_CHECKING:
+    from kapsec.sources.objects import LoadedObjects
+
 LEVELS = ["privileged", "baseline", "restricted"]
+STDIN = "<stdin>"  # how objects read from standard input are named in messages
+
+
+def read_stdin() -> str:
+    """Standard input as UTF-8 text; bytes that are not are an input error naming it."""
+    from kapsec.errors import InputError
+
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=STDIN) from exc
+
+
+def load_inputs(inputs: ObjectInputs) -> LoadedObjects:
+    """``inputs.load()``, where ``--from -`` reads the objects from standard input (once).
+
+    (``ObjectInputs.load`` reads paths only; pss and netpol accept ``-`` like ``pss check -``.)
+    """
+    from dataclasses import replace
+
+    from kapsec.errors import UsageError
+    from kapsec.sources.objects import LoadedObjects, load_text
+
+    if "-" not in inputs.sources:
+        return inputs.load()
+    if inputs.sources.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    rest = tuple(s for s in inputs.sources if s != "-")
+    if not inputs.cluster and (inputs.kubeconfig or inputs.context or inputs.save):
+        replace(inputs, sources=rest or ("-",)).load()  # raises the usage error for those flags
+    loaded = LoadedObjects()
+    load_text(read_stdin(), STDIN, loaded)
+    if rest or inputs.cluster:
+        more = replace(inputs, sources=rest).load()
+        loaded.objects.extend(more.objects)
+        loaded.problems.extend(more.problems)
+    return loaded
+
+
+def input_names(names: list[str]) -> str:
+    """The inputs as a message names them (``-`` is standard input)."""
+    return ", ".join(STDIN if n == "-" else n for n in names)
 
 
 def _version(value: str) -> Any:
@@ -78,20 +126,39 @@ def pss() -> None:
 @click.option("--level", type=click.Choice(LEVELS), required=True, help="Pod Security level.")
 @_version_options('Policy version: "latest" or v1.N (v1.0 ... v1.37; newer means the newest rules).')
 @output_option(help="text, json (a list per object), or a findings report (one finding per failing check).")
+@fail_on_option
 def check(
-    *, files: tuple[str, ...], level: str, version_text: str, k8s_version: str | None, output: str
+    *,
+    files: tuple[str, ...],
+    level: str,
+    version_text: str,
+    k8s_version: str | None,
+    output: str,
+    fail_on: str,
 ) -> None:
     """Evaluate every Pod and pod-template workload in FILES (Deployment, StatefulSet, DaemonSet,
     ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) at one level and version.
     FILE `-` reads standard input (e.g. `kubectl get pods -A -o json`).
 
     Messages are the admission plugin's own. Enforce never blocks a workload object itself,
-    only the pods its controller creates; the result is the same either way.
+    only the pods its controller creates; the result is the same either way. A failing check
+    is a finding of severity high (baseline) or medium (restricted only).
 
     \b
-    Exit codes: 0 every object allowed; 1 at least one would be refused;
-                2 input problems (unreadable file, bad YAML) or nothing to check.
+    Examples:
+      kapsec pss check --level restricted deploy/
+      kubectl get pods -A -o json | kapsec pss check --level baseline -
+      kapsec pss check --level baseline --version v1.29 --k8s-version 1.29 pods.yaml
+      kapsec pss check --level restricted snapshot.json -o sarif --fail-on high
+
+    \b
+    Exit codes: 0 every object allowed (or no failed check at or above --fail-on);
+                1 a failed check at or above --fail-on (default low: any refusal);
+                2 input problems (unreadable file, bad YAML) or no Pod or workload in FILES.
     """
+    from kapsec import __version__
+    from kapsec.errors import UsageError
+    from kapsec.model.findings import Report
     from kapsec.pss.api import Level
     from kapsec.pss.evaluate import evaluate, is_pod_carrier
     from kapsec.pss.findings import Checked, check_findings
@@ -100,10 +167,12 @@ def check(
 
     version = _version(version_text)
     server_minor = _server_minor(k8s_version)
+    if files.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
     loaded = LoadedObjects()
     paths = [f for f in files if f != "-"]
     if "-" in files:  # e.g. kubectl get pods -A -o json | kapsec pss check - --level restricted
-        load_text(sys.stdin.read(), "<stdin>", loaded)
+        load_text(read_stdin(), STDIN, loaded)
     load_paths(paths, loaded)
     report_problems(loaded)
     rows: list[dict[str, Any]] = []
@@ -129,21 +198,28 @@ def check(
                 else f"Warning: {result.warning}\n  (admitted with this warning; enforce refuses the pods it creates)",
             }
         )
+    if not rows:  # nothing was checked: no summary on stdout, only the reason on stderr
+        if not loaded.problems:
+            click.echo(
+                f"kapsec: error: {input_names(list(files))}: no Pods or pod-template workloads found "
+                "(expected Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, "
+                "ReplicationController or PodTemplate)",
+                err=True,
+            )
+        raise click.exceptions.Exit(2)
+    report = Report(
+        tool="kapsec",
+        version=__version__,
+        target={"kind": "pod-security", "level": f"{level}:{version}", "files": list(files)},
+        findings=check_findings(checked),
+    )
     if output == "json":
         click.echo(
             json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], indent=2)
         )
     elif output != "text":
-        from kapsec import __version__
-        from kapsec.model.findings import Report
         from kapsec.report import render
 
-        report = Report(
-            tool="kapsec",
-            version=__version__,
-            target={"kind": "pod-security", "level": f"{level}:{version}", "files": list(files)},
-            findings=check_findings(checked),
-        )
         click.echo(render(report, output), nl=False)
     else:
         for r in rows:
@@ -158,10 +234,7 @@ def check(
         )
     if loaded.problems:
         raise click.exceptions.Exit(2)
-    if not rows:
-        click.echo("kapsec: error: no Pods or pod-template workloads found in the input", err=True)
-        raise click.exceptions.Exit(2)
-    raise click.exceptions.Exit(1 if any(not r["allowed"] for r in rows) else 0)
+    raise click.exceptions.Exit(exit_code_for(report, fail_on))
 
 
 @pss.command("simulate")
@@ -173,7 +246,14 @@ def check(
     "(default: none, i.e. privileged everywhere and no exemptions).",
 )
 @_version_options("Policy version to simulate and to pin in the label commands.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text (a table, the refused objects and the label commands) or json (one object per namespace).",
+)
 def simulate_cmd(
     *,
     inputs: ObjectInputs,
@@ -185,9 +265,17 @@ def simulate_cmd(
     """For every namespace, which existing pods and workloads enforce=baseline and
     enforce=restricted would refuse, given its labels, the admission config's defaults and
     exemptions; prints the `kubectl label` commands for the strictest level that breaks nothing.
+    `--from -` reads the objects from standard input.
 
     \b
-    Exit codes: 0 done (this command only reports); 2 input problems.
+    Examples:
+      kapsec pss simulate -f snapshot.json
+      kapsec pss simulate -f snapshot.json --admission-config /etc/kubernetes/admission.yaml
+      kubectl get ns,pods,deploy -A -o json | kapsec pss simulate -f - -o json
+
+    \b
+    Exit codes: 0 done (this command only reports); 2 input problems, or no Namespace,
+                Pod or workload in the input.
     """
     from kapsec.pss.admission import load_admission_config
     from kapsec.pss.simulate import simulate
@@ -202,14 +290,27 @@ def simulate_cmd(
                 f"kapsec: note: {admission_config} has no PodSecurity entry: defaults are privileged:latest",
                 err=True,
             )
-    loaded = inputs.load()
+    loaded = load_inputs(inputs)
     report_problems(loaded)
+    if not loaded.problems and not _has_simulation_input(loaded):
+        click.echo(
+            f"kapsec: error: {input_names(inputs.names)}: no Namespaces, Pods or pod-template "
+            "workloads found: nothing to simulate",
+            err=True,
+        )
+        raise click.exceptions.Exit(2)
     results = simulate(loaded, config, version, _server_minor(k8s_version))
     if output == "json":
         click.echo(json.dumps([_ns_json(r) for r in results], indent=2))
     else:
         _print_simulation(results)
     raise click.exceptions.Exit(2 if loaded.problems else 0)
+
+
+def _has_simulation_input(loaded: LoadedObjects) -> bool:
+    from kapsec.pss.evaluate import is_pod_carrier
+
+    return any(o.get("kind") == "Namespace" or is_pod_carrier(o) for o, _ in loaded.objects)
 
 
 def _ns_json(r: Any) -> dict[str, Any]:
@@ -313,12 +414,48 @@ def _print_simulation(results: list[Any]) -> None:
 
 
 @pss.command("config")
-@click.option("--enforce", default="baseline", show_default=True, type=click.Choice(LEVELS))
-@click.option("--enforce-version", default="latest", show_default=True, metavar="V")
-@click.option("--audit", default="restricted", show_default=True, type=click.Choice(LEVELS))
-@click.option("--audit-version", default="latest", show_default=True, metavar="V")
-@click.option("--warn", default="restricted", show_default=True, type=click.Choice(LEVELS))
-@click.option("--warn-version", default="latest", show_default=True, metavar="V")
+@click.option(
+    "--enforce",
+    default="baseline",
+    show_default=True,
+    type=click.Choice(LEVELS),
+    help="Default level a pod must meet to be admitted in a namespace without an enforce label.",
+)
+@click.option(
+    "--enforce-version",
+    default="latest",
+    show_default=True,
+    metavar="V",
+    help='Policy version of the enforce default: "latest" or v1.N.',
+)
+@click.option(
+    "--audit",
+    default="restricted",
+    show_default=True,
+    type=click.Choice(LEVELS),
+    help="Default level whose violations are annotated in the audit log.",
+)
+@click.option(
+    "--audit-version",
+    default="latest",
+    show_default=True,
+    metavar="V",
+    help='Policy version of the audit default: "latest" or v1.N.',
+)
+@click.option(
+    "--warn",
+    default="restricted",
+    show_default=True,
+    type=click.Choice(LEVELS),
+    help="Default level whose violations are returned to the client as warnings.",
+)
+@click.option(
+    "--warn-version",
+    default="latest",
+    show_default=True,
+    metavar="V",
+    help='Policy version of the warn default: "latest" or v1.N.',
+)
 @click.option(
     "--exempt-namespace",
     "exempt_namespaces",
@@ -357,7 +494,14 @@ def _print_simulation(results: list[Any]) -> None:
     metavar="FILE",
     help="Instead of generating, validate an existing AdmissionConfiguration as the API server would.",
 )
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml or json: the generated configuration; with --lint, json is the parsed summary.",
+)
 def config_cmd(
     *,
     enforce: str,
@@ -378,6 +522,12 @@ def config_cmd(
     """Write the AdmissionConfiguration for kube-apiserver's --admission-control-config-file with
     the PodSecurity defaults and exemptions, validated with the API server's rules; or, with
     --lint FILE, validate an existing one.
+
+    \b
+    Examples:
+      kapsec pss config --enforce restricted --exempt-namespace kube-system --write admission.yaml
+      kapsec pss config --api-version v1beta1 --pod-security-file pod-security.yaml
+      kapsec pss config --lint admission.yaml -o json
 
     \b
     Exit codes: 0 written / valid; 2 invalid value or file (the message is the API server's).

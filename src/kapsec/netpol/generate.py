@@ -8,10 +8,30 @@ CoreDNS and kube-dns both carry) on UDP and TCP 53. Pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from kapsec.netpol.coverage import EGRESS, INGRESS
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+DNS1123_LABEL_MAX = 63
+
+
+def namespace_problem(name: str) -> str | None:
+    """Why the API server would refuse ``name`` as a namespace name (``ValidateNamespaceName``:
+    an RFC 1123 label, apimachinery ``validation.IsDNS1123Label``), or None when it is valid."""
+    problems = []
+    if len(name) > DNS1123_LABEL_MAX:
+        problems.append(f"must be no more than {DNS1123_LABEL_MAX} characters")
+    if not _DNS1123_LABEL.fullmatch(name):
+        problems.append(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+            "and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', "
+            "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        )
+    return ", ".join(problems) or None
+
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace (1.21+)
 
