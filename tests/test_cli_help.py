@@ -41,8 +41,6 @@ NO_EXAMPLES = {
     "checks explain",
     "checks list",
     "scan",
-    "tls inspect",
-    "tls probe",
 }
 OPTIONS_WITHOUT_HELP = {
     "audit-log detect": ["--output"],

@@ -804,3 +804,14 @@ def test_serving_certificate_must_cover_the_kubeconfig_server(tree: Tree) -> Non
             "/etc/kubernetes/admin.conf): clients using that kubeconfig fail with an x509 name error",
         )
     ]
+
+
+@pytest.mark.parametrize("with_root", [False, True], ids=["files", "root"])
+def test_missing_ca_file_is_an_error(tmp_path: Path, with_root: bool) -> None:
+    ca = tmp_path / "no-such-ca.crt"
+    cert = tmp_path / "web.crt"
+    cert.write_text("")
+    args = ["--root", str(tmp_path)] if with_root else [str(cert)]
+    result = run_cli("tls", "inspect", "--ca", str(ca), *args)
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == f"kapsec: error: {ca}: cannot read the --ca file: No such file or directory\n"

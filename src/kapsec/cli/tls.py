@@ -12,7 +12,7 @@ import click
 
 from kapsec import __version__
 from kapsec.cli.common import echo_report, exit_code_for, fail_on_option, output_option
-from kapsec.errors import ServiceError, UsageError
+from kapsec.errors import InputError, ServiceError, UsageError
 from kapsec.model.findings import Finding, Report, Status
 
 
@@ -136,9 +136,20 @@ def inspect_cmd(
     or MD5), chain to the CA that verifies it, key/certificate pairing, file modes (certificates
     644, keys and kubeconfigs 600, per CIS), and for the API server's serving certificate the
     in-cluster SANs. The table is sorted by expiry.
+
+    \b
+    Examples:
+      kapsec tls inspect --root /                      # on a control-plane node
+      kapsec tls inspect --root / --warn-days 60 -o json
+      kapsec tls inspect /etc/kubernetes/pki/apiserver.crt --ca /etc/kubernetes/pki/ca.crt
     """
     from kapsec.tls import inspect as tls_inspect
 
+    if ca is not None:
+        try:
+            ca.read_bytes()
+        except OSError as exc:  # a missing or unreadable CA would only turn into warnings later
+            raise InputError(f"cannot read the --ca file: {exc.strerror}", file=str(ca)) from exc
     if (root is None) == (not files):
         raise UsageError("give either --root DIR or FILES (not both, not neither)")
     if ca is not None and root is not None:
@@ -246,6 +257,12 @@ def probe_cmd(
     outside the CIS 1.12 allowlist, fail), the served certificate and chain (against --cert and
     --ca), whether a client certificate is requested or required, and with --anonymous the status
     codes of unauthenticated requests.
+
+    \b
+    Examples:
+      kapsec tls probe 127.0.0.1:6443 --root / --anonymous
+      kapsec tls probe cp1.example.com:6443 --ca ca.crt --no-ciphers -o json
+      kapsec tls probe 127.0.0.1:2379 --ca /etc/kubernetes/pki/etcd/ca.crt   # etcd
     """
     from kapsec.tls import probe as tls_probe
 
