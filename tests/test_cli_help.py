@@ -37,10 +37,6 @@ NO_EXAMPLES = {
     "audit-log rules export",
     "audit-log rules list",
     "audit-log summary",
-    "checks docs",
-    "checks explain",
-    "checks list",
-    "scan",
 }
 OPTIONS_WITHOUT_HELP = {
     "audit-log detect": ["--output"],
@@ -49,8 +45,6 @@ OPTIONS_WITHOUT_HELP = {
     "audit-log rules export": ["--backend"],
     "audit-log rules list": ["--output"],
     "audit-log summary": ["--output"],
-    "checks explain": ["--output"],
-    "checks list": ["--output"],
 }
 
 

@@ -100,11 +100,23 @@ def checks() -> None:
 
 @checks.command("list")
 @click.option(
-    "-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
 )
 @click.option("--benchmark", metavar="cis-1.X", help="Only checks mapped to this CIS benchmark version.")
 def list_checks(output: str, benchmark: str | None) -> None:
-    """List every check: id, severity, CIS id, checklist item and title."""
+    """List every check: id, severity, CIS id, checklist item and title.
+
+    \b
+    Examples:
+      kapsec checks list
+      kapsec checks list --benchmark cis-1.12 -o json
+      kapsec checks list -o markdown > checks.md
+    """
     from kapsec.checks.catalog import BENCHMARKS, load_catalog
 
     if benchmark and benchmark not in BENCHMARKS:
@@ -134,10 +146,22 @@ def list_checks(output: str, benchmark: str | None) -> None:
 @checks.command("explain")
 @click.argument("check_id", metavar="ID")
 @click.option(
-    "-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
 )
 def explain(check_id: str, output: str) -> None:
-    """Show a check's documentation. ID is a kapsec id (AUTHN-001) or a CIS 1.12 id (1.2.1)."""
+    """Show a check's documentation. ID is a kapsec id (AUTHN-001) or a CIS 1.12 id (1.2.1).
+
+    \b
+    Examples:
+      kapsec checks explain AUTHN-001
+      kapsec checks explain 1.2.1 -o markdown
+      kapsec checks explain AUTHN-001 -o json
+    """
     from kapsec.checks.catalog import by_id
 
     c = by_id(check_id)
@@ -189,5 +213,10 @@ def catalog_markdown() -> str:
 
 @checks.command("docs", hidden=True)
 def docs() -> None:
-    """Print the catalog as Markdown (docs/checks.md)."""
+    """Print the catalog as Markdown (docs/checks.md).
+
+    \b
+    Example:
+      kapsec checks docs > docs/checks.md
+    """
     click.echo(catalog_markdown(), nl=False)

@@ -104,6 +104,13 @@ def scan(  # noqa: PLR0917 - one parameter per click option
     \b
     Exit codes: 0 no failed finding at or above --fail-on; 1 failed findings at or above it;
                 2 usage or input error (unreadable file, malformed YAML, no API server found).
+
+    \b
+    Examples:
+      kapsec scan --root /                                   # on a control-plane node
+      kapsec scan --root / --snapshot snapshot.json --benchmark cis-1.12 -o sarif > scan.sarif
+      kapsec scan --manifest kube-apiserver.yaml --root / --check AUTHN --fail-on high
+      kapsec scan --process --root / -o json
     """
     parse_fail_on(fail_on)  # validate early: a bad --fail-on is a usage error before any work
     from kapsec import __version__
