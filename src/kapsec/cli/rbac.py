@@ -222,9 +222,10 @@ def rbac() -> None:
     """Exact RBAC answers, as the API server's RBAC authorizer decides them.
 
     \b
-    Input: --from FILES|DIRS (repeatable) or --cluster [--kubeconfig F] [--context C] [--save F].
-    Problems in the input (invalid YAML, bindings to missing roles, unknown kinds) are printed
-    on stderr as warnings and do not stop the analysis.
+    Input: --from FILES|DIRS|- (repeatable; - is stdin) or --cluster [--kubeconfig F] [--context C]
+    [--save F]. Problems in the input (invalid YAML, bindings to missing roles, unknown kinds) are
+    printed on stderr as warnings and do not stop the analysis; an input without any Role,
+    ClusterRole, RoleBinding or ClusterRoleBinding is an error (exit 2).
     """
 
 
