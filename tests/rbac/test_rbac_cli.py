@@ -540,6 +540,11 @@ def test_from_stdin_reads_objects_and_mixes_with_files() -> None:
     assert "(<stdin>:" in r.stdout
     r = run_cli("rbac", "who-can", "get", "pods", "-f", "-", "-f", "-", input=demo)
     assert (r.code, r.stderr) == (2, "kapsec: error: --from -: standard input can be read only once\n")
+    r = run_cli("rbac", "can-i", "-f", "-", "--batch", "-", input=demo)
+    assert (r.code, r.stderr) == (
+        2,
+        "kapsec: error: standard input ('-') can be read only once: not both --from - and --batch -\n",
+    )
     r = run_cli("rbac", "who-can", "get", "pods", "-f", "-", input="")
     assert (r.code, r.stderr) == (
         2,

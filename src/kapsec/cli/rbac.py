@@ -324,6 +324,8 @@ def can_i(
         raise UsageError("can-i needs VERB and RESOURCE, or --batch FILE")
     if batch is not None and (verb or resource):
         raise UsageError("give either VERB RESOURCE or --batch, not both")
+    if batch == "-" and "-" in inputs.sources:
+        raise UsageError("standard input ('-') can be read only once: not both --from - and --batch -")
     if batch is None:
         assert verb is not None
         assert resource is not None
