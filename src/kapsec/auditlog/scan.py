@@ -1,11 +1,18 @@
 """Scan logs for matching events, on every core when the input is large.
 
 A *spec* says what to look for; it is small and picklable so that worker processes can rebuild
-it. Plain JSONL files are cut into byte ranges on line boundaries, gzip files are one task each;
-each worker reads its range, skips lines with the spec's byte pre-filter, decodes the rest with
-msgspec and returns only the matching lines. The parent re-decodes those few lines and yields
-them in file order with their exact line numbers, so results are identical to a sequential
-scan. Memory is bounded by the chunk size times the number of workers.
+it. Plain JSONL files are cut into byte ranges on line boundaries, gzip files are one task each.
+A query worker jumps to the lines holding the query's rarest needle (in a memory map of the
+file); a detect worker decodes every line with msgspec and evaluates the rules that can match.
+Workers never send events back, only compact records (see :attr:`Built.record`): a query's
+finished row, or a detection's rule ids and the alert's event part already encoded. The parent
+adds exact line numbers, keeps file order and the sequential state (stage de-duplication, one
+alert per request, correlations), so results are identical to a single-process scan (tested).
+Memory is bounded by the chunk size times the number of workers.
+
+Records: query ``(line index, auditID, stage, payload)``; detect ``(line index, auditID, rule
+ids, event part JSON without braces, time in seconds (correlation bases only), correlation
+group-by values or None, the event's JSON without bodies or None on the fast path)``.
 """
 
 from __future__ import annotations
