@@ -162,3 +162,18 @@ def test_workers_send_batches_of_records() -> None:
     # jq -c 'select(.verb=="delete")' audit.log | wc -l
     assert sum(len(b.hits) for b in items) == 11
     assert (stats.lines, stats.events + stats.skipped) == (1226, 1226)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_worker_that_dies_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import kapsec.auditlog.scan as scan
+
+    # What the kernel does to a worker whose mapped file is truncated under it (SIGBUS).
+    monkeypatch.setattr(scan, "_mapped", lambda path: os._exit(7))
+    r = run_cli("audit-log", "query", MODERATE, "--user", "dev-bob", "--jobs", "2")
+    assert (r.code, r.stdout) == (2, "")
+    assert r.stderr == (
+        f"kapsec: error: {MODERATE}: a worker process died while reading it (was the file truncated meanwhile?)\n"
+    )

@@ -27,6 +27,7 @@ import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -623,7 +624,14 @@ def _run_pool(  # noqa: PLR0917 - scan()'s state, passed on
             pending.append((task, pool.submit(_scan_chunk, task)))
         while pending:
             (path, _s, _e, _gz), fut = pending.popleft()
-            res = fut.result()
+            try:
+                res = fut.result()
+            except BrokenProcessPool as exc:
+                # A query's worker reads a memory map of the file: if the file shrinks under
+                # it (copytruncate rotation of a live log), the kernel kills the worker.
+                raise InputError(
+                    "a worker process died while reading it (was the file truncated meanwhile?)", file=path
+                ) from exc
             nxt = next(todo, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(_scan_chunk, nxt)))
