@@ -498,7 +498,7 @@ def test_check_cli_nothing_to_check_and_stdin(tmp_path: Any) -> None:
     assert (from_stdin.code, from_stdin.stderr) == (1, "")
     ids = [(f["id"], f["message"]) for f in json.loads(from_file.stdout)["findings"]]
     assert [(f["id"], f["message"]) for f in json.loads(from_stdin.stdout)["findings"]] == ids
-    assert json.loads(from_stdin.stdout)["target"]["sources"] == ["-"]
+    assert json.loads(from_stdin.stdout)["target"]["sources"] == ["<stdin>"]
     r = run_cli("netpol", "check", "-f", "-", input="")
     assert (r.code, r.stderr) == (
         2,

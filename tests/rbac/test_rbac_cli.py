@@ -539,7 +539,7 @@ def test_from_stdin_reads_objects_and_mixes_with_files() -> None:
     assert (r.code, r.stdout.splitlines()[0]) == (0, "yes")
     assert "(<stdin>:" in r.stdout
     r = run_cli("rbac", "who-can", "get", "pods", "-f", "-", "-f", "-", input=demo)
-    assert (r.code, r.stderr) == (2, "kapsec: error: --from -: standard input can be read only once\n")
+    assert (r.code, r.stderr) == (2, "kapsec: error: standard input ('-') can be read only once\n")
     r = run_cli("rbac", "can-i", "-f", "-", "--batch", "-", input=demo)
     assert (r.code, r.stderr) == (
         2,

@@ -106,6 +106,23 @@ def write_file(path: str, data: str | bytes, *, what: str = "") -> None:
 # --- where Kubernetes objects come from: --from PATH... and/or --cluster ------------------------
 
 
+STDIN = "<stdin>"  # how objects read from standard input are named in messages
+
+
+def read_stdin() -> str:
+    """Standard input as UTF-8 text; bytes that are not are an input error naming it."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=STDIN) from exc
+
+
+def input_names(names: Sequence[str]) -> str:
+    """Inputs as a message names them (``-`` is standard input)."""
+    return ", ".join(STDIN if n == "-" else n for n in names)
+
+
 @dataclass(frozen=True)
 class ObjectInputs:
     """The ``--from`` paths and ``--cluster`` choice of a command that reads Kubernetes objects."""
@@ -123,8 +140,8 @@ class ObjectInputs:
 
     @property
     def names(self) -> list[str]:
-        """The inputs as a report's target names them."""
-        return list(self.sources) or ["<cluster>"]
+        """The inputs as a report's target and messages name them (``-`` is ``<stdin>``)."""
+        return [STDIN if s == "-" else s for s in self.sources] or ["<cluster>"]
 
     def load(self, kinds: Sequence[str] | None = None) -> LoadedObjects:
         """Read the ``--from`` paths and/or collect ``kinds`` live (writing them to ``--save``).
@@ -139,9 +156,14 @@ class ObjectInputs:
             raise UsageError("--kubeconfig and --context only apply with --cluster")
         if not self.cluster and self.save:
             raise UsageError("--save only applies with --cluster")
+        if self.sources.count("-") > 1:
+            raise UsageError("standard input ('-') can be read only once")
         loaded = LoadedObjects()
-        if self.sources:
-            load_paths(self.sources, loaded)
+        if "-" in self.sources:  # e.g. kubectl get roles -A -o json | kapsec rbac risks --from -
+            load_text(read_stdin(), STDIN, loaded)
+        paths = [s for s in self.sources if s != "-"]
+        if paths:
+            load_paths(paths, loaded)
         if self.cluster:
             from kapsec.sources.cluster import collect_snapshot
 
@@ -184,7 +206,7 @@ def input_options(
                 multiple=True,
                 metavar="PATH",
                 help=f"{what} to read: a kapsec snapshot, YAML/JSON files or directories, List kinds, "
-                "`kubectl get -A -o json` dumps (.gz too). Repeatable.",
+                "`kubectl get -A -o json` dumps (.gz too), or - for standard input. Repeatable.",
             ),
             click.option("--cluster", is_flag=True, help=f"Collect the {noun} from a live cluster instead."),
             click.option(

@@ -13,12 +13,12 @@ from kapsec.cli.common import (
     echo_report,
     exit_code_for,
     fail_on_option,
+    input_names,
     input_options,
     output_option,
     report_problems,
     table_console,
 )
-from kapsec.cli.pss import input_names, load_inputs
 
 
 @click.group("netpol")
@@ -114,12 +114,12 @@ def check(
     from kapsec.netpol.coverage import SYSTEM_NAMESPACES, analyse
     from kapsec.netpol.findings import coverage_findings
 
-    loaded = load_inputs(inputs)
+    loaded = inputs.load()
     report_problems(loaded)
     cov = analyse(loaded)
     if not cov.namespaces and not loaded.problems:
         click.echo(
-            f"kapsec: error: {input_names(inputs.names)}: no Namespaces, Pods, workloads or "
+            f"kapsec: error: {input_names(inputs.sources)}: no Namespaces, Pods, workloads or "
             "NetworkPolicies found: nothing to check",
             err=True,
         )
@@ -262,7 +262,7 @@ def generate_cmd(
         if problem is not None:
             raise UsageError(f'{flag}: metadata.namespace: Invalid value: "{name}": {problem}')
     if inputs.given:
-        loaded = load_inputs(inputs)
+        loaded = inputs.load()
         report_problems(loaded)
         found = 0
         for obj, where in loaded.of_kind("Namespace"):
@@ -279,7 +279,7 @@ def generate_cmd(
         if not names:
             what = "only system Namespaces" if found else "no Namespace"
             raise UsageError(
-                f"{input_names(inputs.names)}: {what} found to cover; name the namespaces with --namespace NS"
+                f"{input_names(inputs.sources)}: {what} found to cover; name the namespaces with --namespace NS"
             )
     if not names:
         raise UsageError(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from kapsec.cli.common import (
+    STDIN,
     ObjectInputs,
     exit_code_for,
     fail_on_option,
+    input_names,
     input_options,
     output_option,
+    read_stdin,
     report_problems,
     table_console,
     write_file,
@@ -24,49 +26,6 @@ if TYPE_CHECKING:
     from kapsec.sources.objects import LoadedObjects
 
 LEVELS = ["privileged", "baseline", "restricted"]
-STDIN = "<stdin>"  # how objects read from standard input are named in messages
-
-
-def read_stdin() -> str:
-    """Standard input as UTF-8 text; bytes that are not are an input error naming it."""
-    from kapsec.errors import InputError
-
-    data = sys.stdin.buffer.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", file=STDIN) from exc
-
-
-def load_inputs(inputs: ObjectInputs) -> LoadedObjects:
-    """``inputs.load()``, where ``--from -`` reads the objects from standard input (once).
-
-    (``ObjectInputs.load`` reads paths only; pss and netpol accept ``-`` like ``pss check -``.)
-    """
-    from dataclasses import replace
-
-    from kapsec.errors import UsageError
-    from kapsec.sources.objects import LoadedObjects, load_text
-
-    if "-" not in inputs.sources:
-        return inputs.load()
-    if inputs.sources.count("-") > 1:
-        raise UsageError("standard input ('-') can be read only once")
-    rest = tuple(s for s in inputs.sources if s != "-")
-    if not inputs.cluster and (inputs.kubeconfig or inputs.context or inputs.save):
-        replace(inputs, sources=rest or ("-",)).load()  # raises the usage error for those flags
-    loaded = LoadedObjects()
-    load_text(read_stdin(), STDIN, loaded)
-    if rest or inputs.cluster:
-        more = replace(inputs, sources=rest).load()
-        loaded.objects.extend(more.objects)
-        loaded.problems.extend(more.problems)
-    return loaded
-
-
-def input_names(names: list[str]) -> str:
-    """The inputs as a message names them (``-`` is standard input)."""
-    return ", ".join(STDIN if n == "-" else n for n in names)
 
 
 def _version(value: str) -> Any:
@@ -290,11 +249,11 @@ def simulate_cmd(
                 f"kapsec: note: {admission_config} has no PodSecurity entry: defaults are privileged:latest",
                 err=True,
             )
-    loaded = load_inputs(inputs)
+    loaded = inputs.load()
     report_problems(loaded)
     if not loaded.problems and not _has_simulation_input(loaded):
         click.echo(
-            f"kapsec: error: {input_names(inputs.names)}: no Namespaces, Pods or pod-template "
+            f"kapsec: error: {input_names(inputs.sources)}: no Namespaces, Pods or pod-template "
             "workloads found: nothing to simulate",
             err=True,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import sys
@@ -27,7 +26,7 @@ from kapsec.rbac.identity import impersonated_groups, parse_resource
 from kapsec.rbac.store import RbacStore
 
 if TYPE_CHECKING:
-    from kapsec.sources.objects import LoadedObjects
+    pass
 
 RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]
 
@@ -47,43 +46,17 @@ def safe(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _load_objects(inputs: ObjectInputs) -> LoadedObjects:
-    """``inputs.load`` for the RBAC kinds, with ``--from -`` read from standard input."""
-    from kapsec.sources.objects import LoadedObjects, load_text
-
-    if "-" not in inputs.sources:
-        return inputs.load(RBAC_KINDS)
-    if inputs.sources.count("-") > 1:
-        raise UsageError("--from -: standard input can be read only once")
-    rest = tuple(s for s in inputs.sources if s != "-")
-    if rest or inputs.cluster:
-        loaded = dataclasses.replace(inputs, sources=rest).load(RBAC_KINDS)
-    else:
-        if inputs.kubeconfig or inputs.context:
-            raise UsageError("--kubeconfig and --context only apply with --cluster")
-        if inputs.save:
-            raise UsageError("--save only applies with --cluster")
-        loaded = LoadedObjects()
-    data = sys.stdin.buffer.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", file="<stdin>") from exc
-    load_text(text, "<stdin>", loaded)
-    return loaded
-
-
 def load_store(inputs: ObjectInputs, *, quiet: bool = False) -> RbacStore:
     """The RBAC objects of ``inputs``; an input without any RBAC object is an error (exit 2),
     as no answer about an empty cluster would be a real one."""
-    store = RbacStore.from_objects(_load_objects(inputs))
+    store = RbacStore.from_objects(inputs.load(RBAC_KINDS))
     if not quiet:
         for p in store.problems:
             click.echo(f"kapsec: warning: {safe(str(p))}", err=True)
         for n in store.notes:
             click.echo(f"kapsec: note: {safe(n)}", err=True)
     if not any(store.stats().values()):
-        names = ", ".join("<stdin>" if n == "-" else n for n in inputs.names)
+        names = ", ".join(inputs.names)
         raise InputError(
             f"{names}: no RBAC objects (Role, ClusterRole, RoleBinding, ClusterRoleBinding) found; "
             "nothing to analyse"
