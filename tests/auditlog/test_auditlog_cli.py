@@ -356,3 +356,22 @@ def test_rules_export_elasticsearch_field_prefix_pipeline() -> None:
     )
     r = run_cli("audit-log", "rules", "export", "--backend", "loki", "--field-prefix", "x.")
     assert (r.code, r.stderr) == (2, "kapsec: error: --field-prefix applies to the elasticsearch backend\n")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_detect_warns_on_malformed_lines_and_does_not_count_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    import kapsec.auditlog.scan as scan
+
+    monkeypatch.setattr(scan, "CHUNK", 64 * 1024)
+    lines = Path(MODERATE).read_text().splitlines()
+    lines[900] = "garbage here"
+    lines[901] = lines[901][:40]  # truncated JSON
+    p = tmp_path / "audit.log"
+    p.write_text("\n".join(lines) + "\n")
+    r = run_cli("audit-log", "detect", str(p), "--min-severity", "critical", "-j", jobs)
+    assert r.code == 1
+    assert f"kapsec: warning: {p}:901: skipped malformed line: invalid JSON" in r.stderr
+    assert f"kapsec: warning: {p}:902: skipped malformed line: invalid JSON" in r.stderr
+    assert "kapsec: 1 alert(s): 1 critical; 1224 events checked, 0 allowlisted" in r.stderr

@@ -248,6 +248,11 @@ def load_allowlist(path: str, pack: RulePack) -> list[AllowEntry]:
             doc = yaml.safe_load(fh)
     except OSError as exc:
         raise InputError(f"cannot read allowlist: {exc.strerror}", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot read allowlist: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            file=path,
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(

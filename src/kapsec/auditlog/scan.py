@@ -302,6 +302,10 @@ class NeedleFilter:
     def __call__(self, line: bytes) -> bool:
         if self.off:
             return True
+        if line[:1] != b"{" or not (line.endswith(b"}") or line.rstrip().endswith(b"}")):
+            # Not one whole JSON object: let the decoder see it, so a malformed line is
+            # reported (file:line) rather than ruled out and counted as an event checked.
+            return True
         low = line.lower()
         hit = False
         ns = self.needles

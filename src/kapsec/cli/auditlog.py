@@ -158,7 +158,9 @@ def _multi(name: str, help: str, metavar: str = "VALUE") -> Callable[[Any], Any]
     help="Columns: time,user,as,verb,target,code,decision,... or event field paths.",
 )
 @click.option("--count", is_flag=True, help="Print only the number of matching requests.")
-@click.option("--limit", type=int, default=0, metavar="N", help="Stop after N results (0: no limit).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=0, metavar="N", help="Stop after N results (0: no limit)."
+)
 @click.option("--follow", "-f", is_flag=True, help="Keep reading the live LOG as it grows, through rotation.")
 @click.option("--from-start", is_flag=True, help="With --follow: read what the file already holds first.")
 @click.option(
