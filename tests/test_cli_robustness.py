@@ -1477,13 +1477,7 @@ def test_hostile_log_content_is_escaped_in_html_and_markdown(hostile_log: Path) 
     "cmd",
     [
         "query",
-        pytest.param(
-            "detect",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="audit-log detect text output writes a log's escape sequences (user, name) raw to the terminal",
-            ),
-        ),
+        "detect",
     ],
 )
 def test_hostile_log_content_puts_no_escape_sequence_on_a_terminal(cmd: str, hostile_log: Path) -> None:

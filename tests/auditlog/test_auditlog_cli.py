@@ -375,3 +375,32 @@ def test_detect_warns_on_malformed_lines_and_does_not_count_them(
     assert f"kapsec: warning: {p}:901: skipped malformed line: invalid JSON" in r.stderr
     assert f"kapsec: warning: {p}:902: skipped malformed line: invalid JSON" in r.stderr
     assert "kapsec: 1 alert(s): 1 critical; 1224 events checked, 0 allowlisted" in r.stderr
+
+
+def test_detect_text_writes_control_characters_escaped_and_json_keeps_them(tmp_path: Path) -> None:
+    event = {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": "a1",
+        "stage": "ResponseComplete",
+        "requestURI": "/api/v1/namespaces/default/secrets/x",
+        "verb": "get",
+        "user": {"username": "evil\x1b[31mRED\nx"},
+        "sourceIPs": ["10.0.0.1"],
+        "objectRef": {"resource": "secrets", "namespace": "default", "name": "a\x1b[2J", "apiVersion": "v1"},
+        "responseStatus": {"code": 200},
+        "requestReceivedTimestamp": "2026-11-28T09:00:00.000000Z",
+        "stageTimestamp": "2026-11-28T09:00:00.100000Z",
+        "annotations": {"authorization.k8s.io/decision": "allow"},
+    }
+    p = tmp_path / "audit.log"
+    p.write_text(json.dumps(event) + "\n")
+    r = run_cli("audit-log", "detect", str(p))
+    assert r.stdout == (
+        "2026-11-28T09:00:00.000000Z  MEDIUM   secret-read  evil\\x1b[31mRED\\x0ax get secrets "
+        f"default/a\\x1b[2J -> 200  [T1552.007] auditID=a1 {p}:1\n"
+    )
+    r = run_cli("audit-log", "detect", str(p), "-o", "jsonl")
+    alert = json.loads(r.stdout)
+    assert (alert["user"], alert["target"]) == ("evil\x1b[31mRED\nx", "secrets default/a\x1b[2J")

@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import re
 import signal
 import sys
 from collections import Counter
@@ -683,11 +684,22 @@ def _alerts_report(alerts: list[Any], paths: Sequence[str], pack: Any, det: Any)
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _terminal_safe(text: str) -> str:
+    """``text`` with control characters (newlines too) written as ``\\xNN``: a log's user,
+    object name and user agent are any string a client sent, and must neither drive the
+    reader's terminal (escape sequences) nor forge an alert line. JSON outputs keep them exact."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _alert_text(a: Any) -> str:
     where = f"{a.location}" if a.location else "-"
     tech = ",".join(a.mitre) or "-"
-    line = f"{a.time}  {a.severity.label.upper():8} {a.rule_id}  {a.summary()}  [{tech}] auditID={a.audit_id} {where}\n"
-    return line + (f"    {a.detail}\n" if a.detail else "")
+    line = f"{a.time}  {a.severity.label.upper():8} {a.rule_id}  {a.summary()}  [{tech}] auditID={a.audit_id} {where}"
+    out = _terminal_safe(line) + "\n"
+    return out + (f"    {_terminal_safe(a.detail)}\n" if a.detail else "")
 
 
 def _print_totals(det: Any) -> None:
