@@ -530,7 +530,6 @@ ROWS: list[Row] = [
             "malformed": (
                 2,
                 _err(r"{p}:2: .+"),
-                "audit-log rules --rules with malformed YAML: the error spans three lines and has no line number",
             ),
         },
     ),

@@ -210,6 +210,16 @@ def test_bad_rules_fail_at_load_naming_the_file(
     assert str(tmp_path / "bad.yml") in str(exc.value)
 
 
+def test_malformed_yaml_rule_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.yml").write_text("title: x\nlogsource: [a: b\n")
+    with pytest.raises(ValidationError) as exc:
+        load_pack([str(tmp_path)])
+    assert (
+        str(exc.value)
+        == f"{tmp_path / 'bad.yml'}:3: invalid YAML: expected ',' or ']', but got '<stream end>'"
+    )
+
+
 def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
     _write_rule(tmp_path, "pod-exec", "  sel:\n    verb: get\n  condition: sel")
     with pytest.raises(

@@ -871,6 +871,7 @@ def load_pack(extra_dirs: Sequence[str] = (), *, builtin: bool = True, only: Ite
     Raises :class:`ValidationError` naming the file for a rule pySigma rejects, an unknown field,
     a duplicate rule id, an unsupported construct or a correlation naming an unknown rule.
     """
+    import yaml
     from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule
     from sigma.exceptions import SigmaError
@@ -885,6 +886,12 @@ def load_pack(extra_dirs: Sequence[str] = (), *, builtin: bool = True, only: Ite
             coll: SigmaCollection = _collection(text)
         except SigmaError as exc:
             raise ValidationError(f"not a valid Sigma rule: {exc}", file=where) from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ValidationError(
+                f"invalid YAML: {problem}", file=where, line=mark.line + 1 if mark else None
+            ) from exc
         except Exception as exc:  # pySigma raises YAML and type errors for malformed files
             raise ValidationError(f"not a valid Sigma rule file: {exc}", file=where) from exc
         colls.append(coll)
