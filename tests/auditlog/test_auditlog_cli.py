@@ -404,3 +404,32 @@ def test_detect_text_writes_control_characters_escaped_and_json_keeps_them(tmp_p
     r = run_cli("audit-log", "detect", str(p), "-o", "jsonl")
     alert = json.loads(r.stdout)
     assert (alert["user"], alert["target"]) == ("evil\x1b[31mRED\nx", "secrets default/a\x1b[2J")
+
+
+def test_rules_export_json_names_each_query_and_the_rules_skipped() -> None:
+    r = run_cli(
+        "audit-log", "rules", "export", "--backend", "elasticsearch", "--only", "pod-exec", "-o", "json"
+    )
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "backend": "elasticsearch",
+        "format": "default",
+        "rules": [
+            {
+                "id": "pod-exec",
+                "title": "Exec or attach into a pod",
+                "query": "objectRef.resource:pods AND (objectRef.subresource:(exec OR attach)) "
+                "AND (verb:(create OR get))",
+            }
+        ],
+        "skipped": [],
+    }
+    r = run_cli("audit-log", "rules", "export", "--backend", "loki", "--only", "privileged-pod", "-o", "json")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "backend": "loki",
+        "format": "default",
+        "rules": [],
+        "skipped": [{"id": "privileged-pod", "reason": "Boolean value True not supported by the backend."}],
+    }
+    assert "kapsec: warning: privileged-pod: not exported" in r.stderr

@@ -72,7 +72,7 @@ def _rule_id(rule: Any) -> str:
     return str(getattr(rule, "name", None) or getattr(rule, "id", None) or getattr(rule, "title", "?"))
 
 
-def export(
+def _convert(
     backend: str,
     fmt: str = "default",
     *,
@@ -81,8 +81,8 @@ def export(
     index: str = "kubernetes-audit-*",
     loki_stream: dict[str, str] | None = None,
     field_prefix: str = "",
-) -> tuple[str, list[tuple[str, str]]]:
-    """(converted text, [(rule id, why it was skipped)])."""
+) -> tuple[Any, list[Any], list[tuple[str, str]]]:
+    """(the backend's finalized output, the rule of each query, [(rule id, why it was skipped)])."""
     pack = load_pack(rule_dirs, only=only)
     collection = pack.sigma_collection()
     if backend == "elasticsearch":
@@ -121,7 +121,29 @@ def export(
             continue
         queries.extend(q)
         converted.extend([rule] * len(q))
-    out = b.finalize(queries, fmt)
+    return b.finalize(queries, fmt), converted, skipped
+
+
+def export(
+    backend: str,
+    fmt: str = "default",
+    *,
+    rule_dirs: Sequence[str] = (),
+    only: Sequence[str] = (),
+    index: str = "kubernetes-audit-*",
+    loki_stream: dict[str, str] | None = None,
+    field_prefix: str = "",
+) -> tuple[str, list[tuple[str, str]]]:
+    """(converted text, [(rule id, why it was skipped)])."""
+    out, converted, skipped = _convert(
+        backend,
+        fmt,
+        rule_dirs=rule_dirs,
+        only=only,
+        index=index,
+        loki_stream=loki_stream,
+        field_prefix=field_prefix,
+    )
     if isinstance(out, str):
         text = out
     elif isinstance(out, list):
@@ -141,3 +163,35 @@ def export(
 
         text = json.dumps(out, indent=2) + "\n"
     return text, skipped
+
+
+def export_document(
+    backend: str,
+    fmt: str = "default",
+    *,
+    rule_dirs: Sequence[str] = (),
+    only: Sequence[str] = (),
+    index: str = "kubernetes-audit-*",
+    loki_stream: dict[str, str] | None = None,
+    field_prefix: str = "",
+) -> dict[str, Any]:
+    """The export as one JSON-able document: each rule's query (``rules``) when the format gives
+    one query per rule, else the backend's whole ``output``; and the rules ``skipped``, with why."""
+    out, converted, skipped = _convert(
+        backend,
+        fmt,
+        rule_dirs=rule_dirs,
+        only=only,
+        index=index,
+        loki_stream=loki_stream,
+        field_prefix=field_prefix,
+    )
+    doc: dict[str, Any] = {"backend": backend, "format": fmt}
+    if isinstance(out, list) and len(converted) == len(out):
+        doc["rules"] = [
+            {"id": _rule_id(r), "title": r.title, "query": q} for r, q in zip(converted, out, strict=True)
+        ]
+    else:
+        doc["output"] = out
+    doc["skipped"] = [{"id": rule_id, "reason": why} for rule_id, why in skipped]
+    return doc

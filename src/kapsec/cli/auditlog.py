@@ -782,8 +782,22 @@ def rules_list(rule_dirs: Sequence[str], only: Sequence[str], output: str) -> No
     metavar="PREFIX",
     help="Elasticsearch: prefix every field (kubernetes.audit. for Elastic's Kubernetes integration).",
 )
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: the backend's output as is; json: each rule's query and the rules skipped.",
+)
 def rules_export(  # noqa: PLR0917 - one parameter per option
-    rule_dirs: Sequence[str], only: Sequence[str], backend: str, fmt: str, index: str, field_prefix: str
+    rule_dirs: Sequence[str],
+    only: Sequence[str],
+    backend: str,
+    fmt: str,
+    index: str,
+    field_prefix: str,
+    output: str,
 ) -> None:
     """Convert the pack with pySigma's backends, so a SIEM runs the same detections.
 
@@ -792,12 +806,19 @@ def rules_export(  # noqa: PLR0917 - one parameter per option
     audit log stream ({job="kubernetes-audit"}). Rules a backend cannot express are listed on
     stderr and skipped.
     """
-    from kapsec.auditlog.export import export
+    from kapsec.auditlog.export import export, export_document
 
-    text, skipped = export(
-        backend, fmt, rule_dirs=rule_dirs, only=only, index=index, field_prefix=field_prefix
-    )
-    click.echo(text, nl=not text.endswith("\n"))
+    if output == "json":
+        doc = export_document(
+            backend, fmt, rule_dirs=rule_dirs, only=only, index=index, field_prefix=field_prefix
+        )
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        skipped = [(s["id"], s["reason"]) for s in doc["skipped"]]
+    else:
+        text, skipped = export(
+            backend, fmt, rule_dirs=rule_dirs, only=only, index=index, field_prefix=field_prefix
+        )
+        click.echo(text, nl=not text.endswith("\n"))
     for rule_id, why in skipped:
         _note(f"kapsec: warning: {rule_id}: not exported: {why}")
 
