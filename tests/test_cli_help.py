@@ -32,20 +32,8 @@ ALL = list(_walk())
 GROUPS = [n for n, c in ALL if isinstance(c, click.Group)]
 LEAVES = [n for n, c in ALL if not isinstance(c, click.Group)]
 
-NO_EXAMPLES = {
-    "audit-log rbac",
-    "audit-log rules export",
-    "audit-log rules list",
-    "audit-log summary",
-}
-OPTIONS_WITHOUT_HELP = {
-    "audit-log detect": ["--output"],
-    "audit-log query": ["--output"],
-    "audit-log rbac": ["--output"],
-    "audit-log rules export": ["--backend"],
-    "audit-log rules list": ["--output"],
-    "audit-log summary": ["--output"],
-}
+NO_EXAMPLES: set[str] = set()
+OPTIONS_WITHOUT_HELP: dict[str, list[str]] = {}
 
 
 def _help(name: str) -> str:

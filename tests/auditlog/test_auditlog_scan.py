@@ -142,11 +142,14 @@ def test_rule_pack_parsed_with_libyaml_equals_pysigma_parse() -> None:
         assert ours == theirs, name
 
 
-def test_bad_yaml_rule_keeps_pysigmas_message(tmp_path: Path) -> None:
+def test_bad_yaml_rule_is_one_line_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "bad.yml").write_text("title: x\n  detection: [\n")
     r = run_cli("audit-log", "rules", "list", "--rules", str(tmp_path))
     assert r.code == 2
-    assert r.stderr.startswith(f"kapsec: error: {tmp_path / 'bad.yml'}: not a valid Sigma rule file: ")
+    assert (
+        r.stderr
+        == f"kapsec: error: {tmp_path / 'bad.yml'}:2: invalid YAML: mapping values are not allowed here\n"
+    )
 
 
 @pytest.mark.usefixtures("small_chunks")

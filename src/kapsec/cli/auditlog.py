@@ -151,7 +151,12 @@ def _multi(name: str, help: str, metavar: str = "VALUE") -> Callable[[Any], Any]
     help="final: one event per request (ResponseComplete, else the last stage seen); all: every event; or one stage.",
 )
 @click.option(
-    "-o", "--output", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table", show_default=True
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for reading; json (one array), jsonl (one request a line, streamed) or csv for tools.",
 )
 @click.option(
     "--fields",
@@ -395,11 +400,23 @@ def _cell(v: Any) -> str:
 @audit_log.command()
 @click.argument("logs", nargs=-1, metavar="LOG...")
 @click.option("--top", default=10, show_default=True, metavar="N", help="Rows in each list.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for reading; json: every list and count as one document.",
+)
 def summary(logs: Sequence[str], top: int, output: str) -> None:
     """Who did what: top users, verbs, resources, namespaces; refusals by user; anonymous
     requests; exec/attach/port-forward; Secret access; RBAC changes; impersonation; requests per
     hour; and the log volume by user agent (who makes the log big).
+
+    \b
+    Examples:
+      kapsec audit-log summary /var/log/kubernetes/audit/
+      kapsec audit-log summary audit.log --top 5 -o json
     """
     from kapsec.auditlog.reader import Deduper, ReadStats, read_events_sized
     from kapsec.auditlog.summary import Summary
@@ -496,6 +513,7 @@ def _rules_options(f: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Choice(["text", "json", "jsonl", "sarif", "junit", "markdown", "html"]),
     default="text",
     show_default=True,
+    help="text: one line per alert, streamed; jsonl: one alert a line; json, sarif, junit, markdown, html: a findings report.",
 )
 @fail_on_option
 @click.option(
@@ -721,9 +739,22 @@ def rules() -> None:
 
 @rules.command("list")
 @_rules_options
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table; json: every rule with its metadata.",
+)
 def rules_list(rule_dirs: Sequence[str], only: Sequence[str], output: str) -> None:
-    """Every rule with its severity, confidence, needed audit level and ATT&CK techniques."""
+    """Every rule with its severity, confidence, needed audit level and ATT&CK techniques.
+
+    \b
+    Examples:
+      kapsec audit-log rules list
+      kapsec audit-log rules list --rules my-rules/ --only pod-exec -o json
+    """
     from kapsec.auditlog.pack import load_pack
 
     pack = load_pack(rule_dirs, only=only)
@@ -762,7 +793,12 @@ def rules_list(rule_dirs: Sequence[str], only: Sequence[str], output: str) -> No
 
 @rules.command("export")
 @_rules_options
-@click.option("--backend", type=click.Choice(["elasticsearch", "loki"]), required=True)
+@click.option(
+    "--backend",
+    type=click.Choice(["elasticsearch", "loki"]),
+    required=True,
+    help="The SIEM query language: elasticsearch (Lucene) or loki (LogQL).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -805,6 +841,12 @@ def rules_export(  # noqa: PLR0917 - one parameter per option
     (objectRef.resource, user.username...); Loki gets LogQL with the json parser over the
     audit log stream ({job="kubernetes-audit"}). Rules a backend cannot express are listed on
     stderr and skipped.
+
+    \b
+    Examples:
+      kapsec audit-log rules export --backend elasticsearch --field-prefix kubernetes.audit.
+      kapsec audit-log rules export --backend elasticsearch --format kibana_ndjson > rules.ndjson
+      kapsec audit-log rules export --backend loki -o json
     """
     from kapsec.auditlog.export import export, export_document
 
@@ -859,7 +901,14 @@ def rules_export(  # noqa: PLR0917 - one parameter per option
     is_flag=True,
     help="Also grant what was refused (audit2rbac's way: run the workload unprivileged, then grant its 403s).",
 )
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml: the RBAC objects, ready for kubectl apply; json: the objects and a per-subject account.",
+)
 def rbac(  # noqa: PLR0917 - one parameter per option
     logs: Sequence[str],
     users: Sequence[str],
@@ -879,6 +928,11 @@ def rbac(  # noqa: PLR0917 - one parameter per option
     ClusterRole; resourceNames are kept only for verbs RBAC can restrict by name (never create,
     list, watch or deletecollection). With --from, each subject's current grants are compared:
     permissions used but not granted, and granted but never used.
+
+    \b
+    Examples:
+      kapsec audit-log rbac audit.log --serviceaccount ci:deployer > deployer-rbac.yaml
+      kapsec audit-log rbac /var/log/kubernetes/audit/ --all --from rbac/ -o json
     """
     from kapsec.auditlog.rbacgen import Subject, generate, render_objects
 
