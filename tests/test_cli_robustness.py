@@ -1333,11 +1333,6 @@ def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to see the worker processes")
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit-log query/detect -j 2: Ctrl-C as the worker pool starts hangs kapsec "
-    "(or prints the workers' KeyboardInterrupt tracebacks)",
-)
 @pytest.mark.parametrize("cmd", ["query --count", "detect"])
 def test_ctrl_c_as_workers_start_is_one_line(cmd: str, big_log: Path) -> None:
     for _attempt in range(3):

@@ -23,9 +23,10 @@ import itertools
 import mmap
 import multiprocessing
 import os
+import signal
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -339,6 +340,12 @@ _worker_state: dict[str, Any] = {}
 
 
 def _init_worker(spec: Spec) -> None:
+    # Ctrl-C is the parent's to handle (it stops the pool): a worker printing its own
+    # KeyboardInterrupt traceback, or dying mid-task and breaking the pool, is noise. The parent
+    # forks with SIGINT blocked, so one arriving before this line stays pending and is dropped.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if _worker_state.get("spec") != spec:
         _worker_state["built"] = spec.build()
         _worker_state["spec"] = spec
@@ -570,7 +577,7 @@ def scan(
     jobs: int = 0,
     extra: Counter[str] | None = None,
     batched: bool = False,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Yield ``(event, location, result)`` for every event the spec matches, in file order.
 
     ``jobs``: 0 = every core when the input is large, 1 = this process only. With ``batched``,
@@ -614,18 +621,28 @@ def _run_pool(  # noqa: PLR0917 - scan()'s state, passed on
     ctx: Any,
     extra: Counter[str] | None,
     batched: bool,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     line_base: dict[str, int] = {}
     counted: set[str] = set()
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(spec,)
-    ) as pool:
+    )
+    finished = False
+    try:
         # At most two chunks per worker in flight: memory stays bounded even when the parent
         # (alerts, output) is slower than the workers.
         pending: deque[tuple[tuple[str, int, int, bool], Future[ChunkResult]]] = deque()
         todo = iter(tasks)
-        for task in itertools.islice(todo, 2 * workers):
-            pending.append((task, pool.submit(_scan_chunk, task)))
+        # The workers are forked by the first submit: with SIGINT blocked, so that a Ctrl-C
+        # right then reaches only this process (see _init_worker).
+        masked = hasattr(signal, "pthread_sigmask")
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if masked else None
+        try:
+            for task in itertools.islice(todo, 2 * workers):
+                pending.append((task, pool.submit(_scan_chunk, task)))
+        finally:
+            if old_mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         while pending:
             (path, _s, _e, _gz), fut = pending.popleft()
             try:
@@ -663,3 +680,26 @@ def _run_pool(  # noqa: PLR0917 - scan()'s state, passed on
                     if rec[6] is None:
                         raise ValueError("scan() without batched needs DetectSpec(fast=False)")
                     yield decode_event(rec[6]), loc, rec[2]
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            _abandon(pool)
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now (Ctrl-C, an error, or the reader stopped early): waiting for the
+    chunks in flight would keep the user waiting for results nobody reads."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)  # shutdown() forgets it
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(2)
+    # Let the pool's manager thread see its workers gone and close its wake-up pipe now:
+    # left running, it races the interpreter's exit hook, which then writes to a closed pipe.
+    if manager is not None:
+        manager.join(2)

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from typing import Any
 
 import click
@@ -274,22 +275,24 @@ def query(logs: Sequence[str], **opts: Any) -> None:
         # Workers send the finished row (or nothing for --count), never the event.
         mode = "count" if counting else ("jsonl" if out_fmt == "jsonl" else "values")
         spec = QuerySpec(tuple(kwargs.items()), mode, tuple(names))
-        for item in scan(paths, spec, stats, jobs=opts["jobs"], batched=True):
-            if isinstance(item, Batch):
-                path, base = item.path, item.base
-                if not dedup and not only_stage and not counting and not limit and mode == "jsonl":
-                    writer.jsonl_batch(item.hits, path, base)  # the common bulk case, one write
-                    count += len(item.hits)
-                    continue
-                for i, audit_id, stage, payload in item.hits:
-                    if not push(audit_id, stage, (payload, path, base + i + 1)):
-                        go = False
-                        break
-            else:
-                ev, loc, _ = item
-                go = push(ev.auditID, ev.stage, (ev, loc.file, loc.line))
-            if not go:
-                break
+        # closing(): on Ctrl-C or an early stop the worker pool is stopped here, not at exit
+        with closing(scan(paths, spec, stats, jobs=opts["jobs"], batched=True)) as items:
+            for item in items:
+                if isinstance(item, Batch):
+                    path, base = item.path, item.base
+                    if not dedup and not only_stage and not counting and not limit and mode == "jsonl":
+                        writer.jsonl_batch(item.hits, path, base)  # the common bulk case, one write
+                        count += len(item.hits)
+                        continue
+                    for i, audit_id, stage, payload in item.hits:
+                        if not push(audit_id, stage, (payload, path, base + i + 1)):
+                            go = False
+                            break
+                else:
+                    ev, loc, _ = item
+                    go = push(ev.auditID, ev.stage, (ev, loc.file, loc.line))
+                if not go:
+                    break
     if go and dedup:
         emit(deduper.flush())
     if counting:
@@ -621,18 +624,22 @@ def detect(logs: Sequence[str], rule_dirs: Sequence[str], only: Sequence[str], *
             fast = out == "jsonl" and not sinks and not allow
             share_pack(rule_dirs, only, pack)
             spec = DetectSpec(tuple(rule_dirs), tuple(only), fast=fast)
-            for item in scan(paths, spec, stats, jobs=opts["jobs"], extra=blind_extra, batched=True):
-                if isinstance(item, Batch):
-                    if fast:
-                        write(det.feed_batch(item.path, item.base, item.hits))
-                        continue
-                    for i, _aid, hits, body, ts, _groups, raw in item.hits:
-                        ev = decode_event(raw)
-                        loc = Location(item.path, item.base + i + 1)
-                        deliver(det.feed_hits(ev, loc, hits, ("{" + body + "}").encode(), ts))
-                else:
-                    ev, loc, hits = item
-                    deliver(det.feed_hits(ev, loc, hits))
+            # closing(): on Ctrl-C or an early stop the worker pool is stopped here, not at exit
+            with closing(
+                scan(paths, spec, stats, jobs=opts["jobs"], extra=blind_extra, batched=True)
+            ) as items:
+                for item in items:
+                    if isinstance(item, Batch):
+                        if fast:
+                            write(det.feed_batch(item.path, item.base, item.hits))
+                            continue
+                        for i, _aid, hits, body, ts, _groups, raw in item.hits:
+                            ev = decode_event(raw)
+                            loc = Location(item.path, item.base + i + 1)
+                            deliver(det.feed_hits(ev, loc, hits, ("{" + body + "}").encode(), ts))
+                    else:
+                        ev, loc, hits = item
+                        deliver(det.feed_hits(ev, loc, hits))
     finally:
         for s in sinks:
             s.close()
