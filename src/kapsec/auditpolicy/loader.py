@@ -439,7 +439,9 @@ def load_policy_text(
         # The reader rejects control characters (a NUL byte) while it is being built.
         loader = yaml.SafeLoader(text)
     except yaml.YAMLError as exc:
-        reason = " ".join(str(exc).split()).replace('in "<unicode string>", ', "at ")
+        from kapsec.sources.objects import yaml_reason
+
+        reason = yaml_reason(exc)
         raise InputError(f"failed decoding: error converting YAML to JSON: {reason}", file=name) from exc
     try:
         node = loader.get_node() if loader.check_node() else None

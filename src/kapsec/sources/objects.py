@@ -110,7 +110,7 @@ def _item_lines(node: yaml.Node | None) -> list[int] | None:
     return None
 
 
-def _one_line(exc: yaml.YAMLError) -> str:
+def yaml_reason(exc: yaml.YAMLError) -> str:
     """PyYAML's reader errors span two lines and name an internal stream; say it in one."""
     return " ".join(str(exc).split()).replace('in "<unicode string>", ', "at ")
 
@@ -133,7 +133,7 @@ def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedO
         # The reader rejects control characters (a NUL byte) while it is being built.
         loader = _Loader(text)
     except yaml.YAMLError as exc:
-        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {_one_line(exc)}"))
+        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {yaml_reason(exc)}"))
         return out
     try:
         while loader.check_node():
@@ -150,7 +150,7 @@ def load_text(text: str, name: str, out: LoadedObjects | None = None) -> LoadedO
         line = mark.line + 1 if mark is not None else None
         out.problems.append(LoadProblem(SourceRef(name, line), f"invalid YAML: {exc.problem or exc}"))
     except yaml.YAMLError as exc:
-        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {_one_line(exc)}"))
+        out.problems.append(LoadProblem(SourceRef(name), f"invalid YAML: {yaml_reason(exc)}"))
     finally:
         loader.dispose()
     return out
